@@ -1,0 +1,157 @@
+//! What a grammatically valid head must also satisfy: the target form fits
+//! the method, `Host` is there once (1.1), the body length is unambiguous,
+//! and whether the connection persists.
+
+use super::grammar::RawHead;
+use crate::request::{Framing, Header, Method, Target, Version};
+use crate::{Limits, ProtocolError, Request};
+
+pub(super) fn check<'b>(
+    raw: RawHead<'b>,
+    head_len: usize,
+    limits: &Limits,
+) -> Result<Request<'b>, ProtocolError> {
+    let method = Method::from_token(raw.method);
+    let form = target_form(raw.method, raw.target)?;
+    check_host(raw.version, &raw.headers)?;
+    let framing = framing(raw.version, &raw.headers, limits)?;
+    let keep_alive = persists(raw.version, &raw.headers, framing);
+    Ok(Request {
+        method,
+        target: raw.target,
+        form,
+        version: raw.version,
+        headers: raw.headers,
+        head_len,
+        framing,
+        keep_alive,
+    })
+}
+
+/// RFC 9112 §3.2: asterisk-form only for OPTIONS, authority-form only for
+/// CONNECT (and CONNECT only with it).
+fn target_form<'b>(method: &str, target: &'b str) -> Result<Target<'b>, ProtocolError> {
+    let form = Target::parse(target).ok_or(ProtocolError::Malformed)?;
+    let fits = match form {
+        Target::Asterisk => method == "OPTIONS",
+        Target::Authority(_) => method == "CONNECT",
+        Target::Origin { .. } | Target::Absolute { .. } => method != "CONNECT",
+    };
+    if fits { Ok(form) } else { Err(ProtocolError::Malformed) }
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request without exactly one `Host`, or any
+/// request with more than one or with an invalid value, gets a 400.
+fn check_host(version: Version, headers: &[Header<'_>]) -> Result<(), ProtocolError> {
+    let mut hosts = headers.iter().filter(|h| h.name.eq_ignore_ascii_case("host"));
+    let first = hosts.next();
+    if hosts.next().is_some() {
+        return Err(ProtocolError::BadHost);
+    }
+    match first {
+        None if version == Version::Http11 => Err(ProtocolError::BadHost),
+        Some(host) if !host.value.iter().all(|&b| is_host_byte(b)) => Err(ProtocolError::BadHost),
+        _ => Ok(()),
+    }
+}
+
+/// Host = uri-host [ ":" port ]: unreserved, pct-encoded, sub-delims, and
+/// the brackets and colons of an IP literal.
+fn is_host_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(&b)
+}
+
+/// RFC 9112 §6.1 and §6.3: how long the body is, or why nobody can tell.
+fn framing(
+    version: Version,
+    headers: &[Header<'_>],
+    limits: &Limits,
+) -> Result<Framing, ProtocolError> {
+    let named = |name: &'static str| {
+        headers.iter().filter(move |h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+    };
+    let mut codings = named("transfer-encoding").peekable();
+    let mut lengths = named("content-length").peekable();
+
+    if codings.peek().is_some() {
+        // §6.1: TE in a 1.0 request means the framing is faulty; with a
+        // Content-Length too it is a smuggling attempt (§6.3 item 3).
+        if version == Version::Http10 || lengths.peek().is_some() {
+            return Err(ProtocolError::BadFraming);
+        }
+        let mut chunked_seen = false;
+        for coding in codings.flat_map(list_elements) {
+            if !coding.eq_ignore_ascii_case(b"chunked") {
+                return Err(ProtocolError::UnknownTransferCoding);
+            }
+            // §6.3 item 4: chunked must be final, and applied only once.
+            if chunked_seen {
+                return Err(ProtocolError::BadFraming);
+            }
+            chunked_seen = true;
+        }
+        return if chunked_seen { Ok(Framing::Chunked) } else { Err(ProtocolError::BadFraming) };
+    }
+
+    // §6.3 item 5 and RFC 9110 §8.6: several identical values (in one
+    // field or several) are one length; differing or invalid ones are 400.
+    let mut length: Option<u64> = None;
+    for element in lengths.flat_map(list_elements) {
+        let value = content_length(element)?;
+        match length {
+            Some(seen) if seen != value => return Err(ProtocolError::BadFraming),
+            _ => length = Some(value),
+        }
+    }
+    match length {
+        None | Some(0) => Ok(Framing::None),
+        Some(n) if n > limits.max_body => Err(ProtocolError::BodyTooLarge),
+        Some(n) => Ok(Framing::Length(n)),
+    }
+}
+
+/// Content-Length = 1*DIGIT. A value that does not fit in 64 bits is
+/// certainly larger than any body limit.
+fn content_length(digits: &[u8]) -> Result<u64, ProtocolError> {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(ProtocolError::BadFraming);
+    }
+    digits.iter().try_fold(0u64, |n, d| {
+        n.checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(d - b'0')))
+            .ok_or(ProtocolError::BodyTooLarge)
+    })
+}
+
+/// The elements of a `#rule` list (RFC 9110 §5.6.1), trimmed, empty ones
+/// skipped as the RFC asks of recipients.
+fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|&b| b == b',').map(<[u8]>::trim_ascii).filter(|e| !e.is_empty())
+}
+
+/// RFC 9112 §9.3: 1.1 persists unless `close`; 1.0 only with `keep-alive`.
+/// A request that announced a body and waits for `100 Continue` will not be
+/// sent its body (portico reads none), so its connection cannot be reused
+/// without guessing what the client did (RFC 9110 §10.1.1).
+fn persists(version: Version, headers: &[Header<'_>], framing: Framing) -> bool {
+    let mut options = headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("connection"))
+        .flat_map(|h| list_elements(h.value));
+    let persistent = match version {
+        Version::Http11 => !options.any(|o| o.eq_ignore_ascii_case(b"close")),
+        Version::Http10 => {
+            let (mut keep, mut close) = (false, false);
+            for option in options {
+                keep |= option.eq_ignore_ascii_case(b"keep-alive");
+                close |= option.eq_ignore_ascii_case(b"close");
+            }
+            keep && !close
+        }
+    };
+    let awaits_continue = framing != Framing::None
+        && headers.iter().any(|h| {
+            h.name.eq_ignore_ascii_case("expect") && h.value.eq_ignore_ascii_case(b"100-continue")
+        });
+    persistent && !awaits_continue
+}

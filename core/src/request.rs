@@ -1,0 +1,234 @@
+//! A parsed request head: zero-copy views into the caller's buffer.
+
+/// The request method (RFC 9110 §9). Methods are case-sensitive, so `get`
+/// is [`Method::Other`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Method<'b> {
+    /// `GET`
+    Get,
+    /// `HEAD`
+    Head,
+    /// Any other token; portico answers these with 405.
+    Other(&'b str),
+}
+
+impl<'b> Method<'b> {
+    pub(crate) fn from_token(token: &'b str) -> Self {
+        match token {
+            "GET" => Self::Get,
+            "HEAD" => Self::Head,
+            other => Self::Other(other),
+        }
+    }
+
+    /// The method as sent.
+    #[must_use]
+    pub fn as_str(&self) -> &'b str {
+        match self {
+            Self::Get => "GET",
+            Self::Head => "HEAD",
+            Self::Other(token) => token,
+        }
+    }
+}
+
+/// The protocol version of a request.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Version {
+    /// `HTTP/1.0`
+    Http10,
+    /// `HTTP/1.1`, or a later 1.x minor version, which RFC 9110 §2.5 says to
+    /// treat as the highest minor version we implement.
+    Http11,
+}
+
+impl Version {
+    /// The version as written in a message.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Http10 => "HTTP/1.0",
+            Self::Http11 => "HTTP/1.1",
+        }
+    }
+}
+
+/// One header field line. The name is a token (so ASCII); the value is the
+/// raw bytes between the optional whitespace, which may hold obs-text.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Header<'b> {
+    /// The field name as sent (compare with `eq_ignore_ascii_case`).
+    pub name: &'b str,
+    /// The field value without leading or trailing whitespace.
+    pub value: &'b [u8],
+}
+
+/// How the request body is delimited (RFC 9112 §6.3).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Framing {
+    /// No body.
+    None,
+    /// `Content-Length` bytes follow the head.
+    Length(u64),
+    /// A `chunked` body follows the head.
+    Chunked,
+}
+
+/// The request-target, split by form (RFC 9112 §3.2).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Target<'b> {
+    /// `/path?query`: the usual form.
+    Origin {
+        /// The path, still percent-encoded; starts with `/`.
+        path: &'b str,
+        /// What follows `?`, if anything did.
+        query: Option<&'b str>,
+    },
+    /// `http://authority/path?query`: what proxies are sent, and what
+    /// servers must accept too (RFC 9112 §3.2.2).
+    Absolute {
+        /// The authority, as sent.
+        authority: &'b str,
+        /// The path, still percent-encoded; `/` when the URI had none.
+        path: &'b str,
+        /// What follows `?`, if anything did.
+        query: Option<&'b str>,
+    },
+    /// `*`, only with `OPTIONS`.
+    Asterisk,
+    /// `host:port`, only with `CONNECT`.
+    Authority(&'b str),
+}
+
+impl<'b> Target<'b> {
+    /// Split a request-target into its form. `None` if it fits no form.
+    #[must_use]
+    pub fn parse(target: &'b str) -> Option<Self> {
+        if target == "*" {
+            return Some(Self::Asterisk);
+        }
+        if target.starts_with('/') {
+            let (path, query) = split_query(target);
+            return Some(Self::Origin { path, query });
+        }
+        if let Some(rest) = strip_scheme(target) {
+            let end = rest.find(['/', '?']).unwrap_or(rest.len());
+            let (authority, rest) = rest.split_at(end);
+            if authority.is_empty() {
+                return None;
+            }
+            let (path, query) = split_query(rest);
+            let path = if path.is_empty() { "/" } else { path };
+            return Some(Self::Absolute { authority, path, query });
+        }
+        // authority-form has no scheme and no path; anything with a '/' or
+        // '?' that is not absolute-form is malformed.
+        if !target.contains(['/', '?', '@']) && target.contains(':') {
+            return Some(Self::Authority(target));
+        }
+        None
+    }
+
+    /// The (still percent-encoded) path, if this form has one.
+    #[must_use]
+    pub fn path(&self) -> Option<&'b str> {
+        match *self {
+            Self::Origin { path, .. } | Self::Absolute { path, .. } => Some(path),
+            Self::Asterisk | Self::Authority(_) => None,
+        }
+    }
+
+    /// The query, if this form has one.
+    #[must_use]
+    pub fn query(&self) -> Option<&'b str> {
+        match *self {
+            Self::Origin { query, .. } | Self::Absolute { query, .. } => query,
+            Self::Asterisk | Self::Authority(_) => None,
+        }
+    }
+}
+
+fn split_query(s: &str) -> (&str, Option<&str>) {
+    match s.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (s, None),
+    }
+}
+
+fn strip_scheme(target: &str) -> Option<&str> {
+    let (scheme, rest) = target.split_once("://")?;
+    (scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")).then_some(rest)
+}
+
+/// A complete, valid request head. Every `&'b` in it points into the buffer
+/// the caller handed to [`crate::parse_request`] or
+/// [`crate::Connection::poll`].
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Request<'b> {
+    pub(crate) method: Method<'b>,
+    pub(crate) target: &'b str,
+    pub(crate) form: Target<'b>,
+    pub(crate) version: Version,
+    pub(crate) headers: Vec<Header<'b>>,
+    pub(crate) head_len: usize,
+    pub(crate) framing: Framing,
+    pub(crate) keep_alive: bool,
+}
+
+impl<'b> Request<'b> {
+    /// The method.
+    #[must_use]
+    pub fn method(&self) -> Method<'b> {
+        self.method
+    }
+
+    /// The request-target exactly as sent.
+    #[must_use]
+    pub fn target(&self) -> &'b str {
+        self.target
+    }
+
+    /// The request-target split by form.
+    #[must_use]
+    pub fn target_form(&self) -> Target<'b> {
+        self.form
+    }
+
+    /// The protocol version.
+    #[must_use]
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The header fields in the order they were sent.
+    #[must_use]
+    pub fn headers(&self) -> &[Header<'b>] {
+        &self.headers
+    }
+
+    /// The first value of the named field (case-insensitive).
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&'b [u8]> {
+        self.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+    }
+
+    /// How many bytes of the buffer the head took, including any empty lines
+    /// skipped before it.
+    #[must_use]
+    pub fn head_len(&self) -> usize {
+        self.head_len
+    }
+
+    /// How the body that follows the head is delimited.
+    #[must_use]
+    pub fn framing(&self) -> Framing {
+        self.framing
+    }
+
+    /// Whether the connection stays open after the response (RFC 9112
+    /// §9.3). When false, the host closes after writing the response.
+    #[must_use]
+    pub fn keep_alive(&self) -> bool {
+        self.keep_alive
+    }
+}

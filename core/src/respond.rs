@@ -1,0 +1,282 @@
+//! From a request and a file lookup to a response: status, serialised
+//! head, and a description of the body for the host to send.
+
+use std::io::Write as _;
+use std::time::SystemTime;
+
+use httpdate::HttpDate;
+
+use crate::lookup::{FileInfo, FileLookup, Lookup};
+use crate::request::{Method, Version};
+use crate::{ProtocolError, Request, SafePath};
+
+/// The body of a response, described rather than carried: the host writes
+/// it after [`Response::head`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Body<H> {
+    /// No body (HEAD, redirects without one).
+    Empty,
+    /// A small generated body, such as an error page.
+    Bytes(Vec<u8>),
+    /// `len` bytes of the file behind `handle`, starting at `offset`. The
+    /// host streams them (sendfile where it can); the head already
+    /// promised exactly `len` bytes, so a host that cannot send them all
+    /// must close the connection rather than send fewer.
+    File {
+        /// The handle [`FileLookup`] returned.
+        handle: H,
+        /// Where in the file to start.
+        offset: u64,
+        /// How many bytes to send.
+        len: u64,
+    },
+}
+
+impl<H> Body<H> {
+    /// How many bytes the host will send after the head.
+    #[must_use]
+    pub fn len(&self) -> u64 {
+        match self {
+            Self::Empty => 0,
+            Self::Bytes(bytes) => bytes.len() as u64,
+            Self::File { len, .. } => *len,
+        }
+    }
+
+    /// True if nothing follows the head.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A response: its serialised head, and its body for the host to send.
+#[derive(Debug)]
+#[must_use]
+pub struct Response<H> {
+    status: u16,
+    head: Vec<u8>,
+    body: Body<H>,
+    keep_alive: bool,
+}
+
+impl<H> Response<H> {
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The serialised status line and header section, ending in the empty
+    /// line. Write these bytes first.
+    pub fn head(&self) -> &[u8] {
+        &self.head
+    }
+
+    /// The body to write after the head.
+    pub fn body(&self) -> &Body<H> {
+        &self.body
+    }
+
+    /// Whether the connection stays open after this response. When false,
+    /// the head says `Connection: close`, and the host closes after the
+    /// body.
+    pub fn keep_alive(&self) -> bool {
+        self.keep_alive
+    }
+
+    /// Take the response apart: `(status, head, body, keep_alive)`.
+    pub fn into_parts(self) -> (u16, Vec<u8>, Body<H>, bool) {
+        (self.status, self.head, self.body, self.keep_alive)
+    }
+}
+
+/// The reason phrase for a status code portico sends.
+#[must_use]
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        301 => "Moved Permanently",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "",
+    }
+}
+
+/// Answer a GET or HEAD from the files `files` can see; any other method
+/// gets 405. `now` is the `Date` of the response: the core never reads a
+/// clock.
+pub fn respond<L: FileLookup>(
+    request: &Request<'_>,
+    files: &L,
+    now: SystemTime,
+) -> Response<L::Handle> {
+    let out = Out {
+        now,
+        keep_alive: request.keep_alive(),
+        echo_keep_alive: request.keep_alive() && request.version() == Version::Http10,
+        head_only: request.method() == Method::Head,
+    };
+    if let Method::Other(_) = request.method() {
+        return out.page(405, "This server only serves files: use GET or HEAD.");
+    }
+    let form = request.target_form();
+    let Some(raw_path) = form.path() else {
+        return out.page(400, "This target does not name a file.");
+    };
+    let path = match SafePath::from_request_path(raw_path) {
+        Ok(path) => path,
+        Err(error) => return out.page(error.status(), "The request path is not valid."),
+    };
+    if path.is_hidden() {
+        return out.not_found(files);
+    }
+    match files.lookup(&path) {
+        Lookup::File(_) if path.names_directory() => out.not_found(files),
+        Lookup::File(file) => out.file(200, file, path.file_name()),
+        Lookup::Directory if !path.names_directory() => {
+            let mut location = path.to_url_path(true);
+            if let Some(query) = form.query() {
+                location.push('?');
+                location.push_str(query);
+            }
+            out.redirect(&location)
+        }
+        Lookup::Directory => match files.lookup(&path.join("index.html")) {
+            Lookup::File(file) => out.file(200, file, "index.html"),
+            Lookup::Directory | Lookup::NotFound => out.not_found(files),
+            Lookup::Forbidden => out.page(403, "You may not read this directory."),
+            Lookup::Failed => out.page(500, "The file could not be read."),
+        },
+        Lookup::NotFound => out.not_found(files),
+        Lookup::Forbidden => out.page(403, "You may not read this file."),
+        Lookup::Failed => out.page(500, "The file could not be read."),
+    }
+}
+
+/// The answer to a request the connection refused. It closes the
+/// connection.
+pub fn error_response<H>(error: ProtocolError, now: SystemTime) -> Response<H> {
+    Out::closing(now).page(error.status(), error.reason())
+}
+
+/// A generated error page with this status that closes the connection,
+/// for failures only a host can see: 503 when it is at its connection cap
+/// (with `Retry-After`), 500 when its handler failed.
+pub fn closing_response<H>(status: u16, now: SystemTime) -> Response<H> {
+    Out::closing(now).page(status, reason_phrase(status))
+}
+
+/// What every response to one request shares.
+struct Out {
+    now: SystemTime,
+    keep_alive: bool,
+    /// An HTTP/1.0 client only keeps the connection if told so.
+    echo_keep_alive: bool,
+    head_only: bool,
+}
+
+impl Out {
+    fn closing(now: SystemTime) -> Self {
+        Self { now, keep_alive: false, echo_keep_alive: false, head_only: false }
+    }
+
+    fn file<H>(&self, status: u16, file: FileInfo<H>, name: &str) -> Response<H> {
+        let mut head = self.start(status);
+        let (mime, charset) = content_type(name);
+        header_line(&mut head, "Content-Type", format_args!("{mime}{charset}"));
+        header_line(&mut head, "Content-Length", format_args!("{}", file.len));
+        if let Some(modified) = file.modified {
+            // RFC 9110 §8.8.2.1: never later than Date.
+            let modified = modified.min(self.now);
+            header_line(&mut head, "Last-Modified", format_args!("{}", HttpDate::from(modified)));
+        }
+        let body = if self.head_only || file.len == 0 {
+            Body::Empty
+        } else {
+            Body::File { handle: file.handle, offset: 0, len: file.len }
+        };
+        self.finish(status, head, body)
+    }
+
+    fn not_found<L: FileLookup>(&self, files: &L) -> Response<L::Handle> {
+        match files.lookup(&SafePath::root().join("404.html")) {
+            Lookup::File(file) => self.file(404, file, "404.html"),
+            _ => self.page(404, "There is nothing at this address."),
+        }
+    }
+
+    fn redirect<H>(&self, location: &str) -> Response<H> {
+        let mut head = self.start(301);
+        header_line(&mut head, "Location", format_args!("{location}"));
+        header_line(&mut head, "Content-Length", format_args!("0"));
+        self.finish(301, head, Body::Empty)
+    }
+
+    /// A small generated HTML page for a status.
+    fn page<H>(&self, status: u16, detail: &str) -> Response<H> {
+        let reason = reason_phrase(status);
+        let html = format!(
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <title>{status} {reason}</title></head>\n<body><h1>{status} {reason}</h1>\
+             <p>{detail}</p><hr><p>portico</p></body></html>\n"
+        );
+        let mut head = self.start(status);
+        header_line(&mut head, "Content-Type", format_args!("text/html; charset=utf-8"));
+        header_line(&mut head, "Content-Length", format_args!("{}", html.len()));
+        if status == 405 {
+            header_line(&mut head, "Allow", format_args!("GET, HEAD"));
+        }
+        if status == 503 {
+            header_line(&mut head, "Retry-After", format_args!("1"));
+        }
+        let body = if self.head_only { Body::Empty } else { Body::Bytes(html.into_bytes()) };
+        self.finish(status, head, body)
+    }
+
+    fn start(&self, status: u16) -> Vec<u8> {
+        let mut head = Vec::with_capacity(256);
+        // Writing into a Vec cannot fail.
+        let _ = write!(
+            head,
+            "HTTP/1.1 {status} {}\r\nServer: portico\r\nDate: {}\r\n",
+            reason_phrase(status),
+            HttpDate::from(self.now)
+        );
+        head
+    }
+
+    fn finish<H>(&self, status: u16, mut head: Vec<u8>, body: Body<H>) -> Response<H> {
+        head.extend_from_slice(b"X-Content-Type-Options: nosniff\r\n");
+        if !self.keep_alive {
+            head.extend_from_slice(b"Connection: close\r\n");
+        } else if self.echo_keep_alive {
+            head.extend_from_slice(b"Connection: keep-alive\r\n");
+        }
+        head.extend_from_slice(b"\r\n");
+        Response { status, head, body, keep_alive: self.keep_alive }
+    }
+}
+
+fn header_line(head: &mut Vec<u8>, name: &str, value: core::fmt::Arguments<'_>) {
+    // Writing into a Vec cannot fail.
+    let _ = write!(head, "{name}: {value}\r\n");
+}
+
+/// The media type for a file name, with `charset=utf-8` on text: portico
+/// assumes UTF-8 text files, as browsers otherwise guess (RFC 9110 §8.3).
+fn content_type(name: &str) -> (&'static str, &'static str) {
+    let mime = mime_guess::from_path(name).first_raw().unwrap_or("application/octet-stream");
+    let texty = mime.starts_with("text/")
+        || matches!(mime, "application/javascript" | "application/json" | "image/svg+xml");
+    (mime, if texty { "; charset=utf-8" } else { "" })
+}

@@ -1,0 +1,96 @@
+//! The command line both hosts share, and the one-line error exits.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::server::Config;
+
+/// The options of `portico` (and, flattened into its own, `portico-wasi`).
+#[derive(clap::Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// The directory to serve.
+    #[arg(default_value = "static")]
+    pub root: PathBuf,
+
+    /// The port to listen on; 0 picks a free one.
+    #[arg(short, long, default_value_t = 8080)]
+    pub port: u16,
+
+    /// The address to listen on, IPv4 or IPv6 (e.g. 0.0.0.0, ::1).
+    #[arg(short, long, default_value = "127.0.0.1", value_parser = parse_ip)]
+    pub bind: IpAddr,
+
+    /// Connections served at once; more are answered 503.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Seconds an idle keep-alive connection stays open.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout: u64,
+
+    /// Do not print an access-log line per request.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+impl ServeArgs {
+    /// The address to bind.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind, self.port)
+    }
+
+    /// The server configuration these options describe.
+    pub fn config(&self) -> Config {
+        Config {
+            max_connections: self.max_connections as usize,
+            idle_timeout: Duration::from_secs(self.idle_timeout),
+            access_log: !self.quiet,
+            ..Config::default()
+        }
+    }
+}
+
+/// `::1` and `[::1]` both work, as people write IPv6 addresses both ways.
+fn parse_ip(s: &str) -> Result<IpAddr, String> {
+    let bare = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or(s);
+    bare.parse().map_err(|_| format!("'{s}' is not an IP address (try 127.0.0.1 or ::1)"))
+}
+
+/// `portico`'s own command line.
+#[derive(Parser, Debug)]
+#[command(
+    name = "portico",
+    version,
+    about = "Serve a folder over HTTP/1.1: correct, fast and safe."
+)]
+pub struct Cli {
+    /// Options shared with portico-wasi.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Parse the command line; on a usage error print one line (`NAME: error:
+/// ...`) and exit 2. `--help` and `--version` print as usual.
+pub fn parse<T: Parser>(name: &str) -> T {
+    match T::try_parse() {
+        Ok(args) => args,
+        Err(error) if !error.use_stderr() => error.exit(),
+        Err(error) => {
+            let rendered = error.to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("{name}: error: {first} (see --help)");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Print a fatal error as one line and give the exit code for it.
+pub fn fail(name: &str, error: &anyhow::Error) -> ExitCode {
+    eprintln!("{name}: error: {error:#}");
+    ExitCode::FAILURE
+}

@@ -1,0 +1,77 @@
+//! The web root on the real file system, confined with cap-std.
+
+use std::io;
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use cap_std::ambient_authority;
+use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt as _};
+use portico_core::{FileInfo, FileLookup, Lookup, SafePath};
+
+/// A directory every lookup stays beneath: cap-std resolves each path
+/// relative to the directory's handle (with `openat2(RESOLVE_BENEATH)` on
+/// Linux), so neither `..` nor a symbolic link can leave it, whatever the
+/// core's sanitiser lets through.
+#[derive(Debug)]
+pub struct RootDir {
+    dir: Dir,
+}
+
+impl RootDir {
+    /// Open `path` as the web root. This is the server's only ambient file
+    /// system access; everything after goes through the handle.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let meta = std::fs::metadata(path)
+            .with_context(|| format!("cannot serve '{}'", path.display()))?;
+        if !meta.is_dir() {
+            bail!("cannot serve '{}': not a directory", path.display());
+        }
+        let dir = Dir::open_ambient_dir(path, ambient_authority())
+            .with_context(|| format!("cannot open web root '{}'", path.display()))?;
+        Ok(Self { dir })
+    }
+
+    /// Open a file below the root for reading, for a host that was told a
+    /// path rather than handed a file (the WASI host). Same confinement as
+    /// [`FileLookup::lookup`].
+    pub fn open_file(&self, path: &SafePath) -> io::Result<(std::fs::File, std::fs::Metadata)> {
+        let mut options = OpenOptions::new();
+        // O_NONBLOCK: opening a FIFO someone left in the root must not
+        // block the connection thread waiting for a writer.
+        options.read(true).custom_flags(libc::O_NONBLOCK);
+        let rel = if path.is_root() { "." } else { path.as_str() };
+        let file = self.dir.open_with(rel, &options)?.into_std();
+        let meta = file.metadata()?;
+        Ok((file, meta))
+    }
+}
+
+impl FileLookup for RootDir {
+    type Handle = std::fs::File;
+
+    fn lookup(&self, path: &SafePath) -> Lookup<std::fs::File> {
+        match self.open_file(path) {
+            Ok((_, meta)) if meta.is_dir() => Lookup::Directory,
+            Ok((file, meta)) if meta.is_file() => Lookup::File(FileInfo {
+                handle: file,
+                len: meta.len(),
+                modified: meta.modified().ok(),
+            }),
+            // Sockets, FIFOs, devices: not something to serve.
+            Ok(_) => Lookup::NotFound,
+            Err(error) => miss(&error),
+        }
+    }
+}
+
+fn miss<H>(error: &io::Error) -> Lookup<H> {
+    match error.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => Lookup::NotFound,
+        // cap-std reports a symlink that leads out of the root as
+        // PermissionDenied, so such a link is a 403 like an unreadable file.
+        io::ErrorKind::PermissionDenied => Lookup::Forbidden,
+        // A symlink loop: nothing there to serve.
+        _ if error.raw_os_error() == Some(libc::ELOOP) => Lookup::NotFound,
+        _ => Lookup::Failed,
+    }
+}

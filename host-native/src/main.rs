@@ -1,0 +1,19 @@
+//! `portico [OPTIONS] [ROOT]`: serve a folder over HTTP/1.1.
+
+use std::process::ExitCode;
+
+use portico::cli::{self, Cli};
+use portico::{NativeHandler, RootDir};
+use portico_core::Limits;
+
+fn main() -> ExitCode {
+    let cli: Cli = cli::parse("portico");
+    let run = || {
+        let root = RootDir::open(&cli.serve.root)?;
+        portico::serve("portico", &cli.serve, NativeHandler::new(root, Limits::default()))
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => cli::fail("portico", &error),
+    }
+}

@@ -1,0 +1,247 @@
+//! The listener, the accept loop, the connection cap, and graceful
+//! shutdown. One thread per connection; the HTTP is the handler's.
+
+use std::collections::HashMap;
+use std::io::{self, Write as _};
+use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context as _;
+use socket2::{Domain, Socket, Type};
+
+use crate::connection;
+use crate::handler::Handler;
+
+/// How the server treats its connections.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Connections served at once. One more is answered 503 and closed.
+    pub max_connections: usize,
+    /// How long an idle keep-alive connection may wait for its next request.
+    pub idle_timeout: Duration,
+    /// How long a client may take to send a whole request head once it has
+    /// started one (slowloris guard); then 408.
+    pub head_timeout: Duration,
+    /// How long one write may block on a client that does not read.
+    pub write_timeout: Duration,
+    /// How long shutdown waits for responses in flight.
+    pub drain_timeout: Duration,
+    /// Print one Common Log Format line per response on stdout.
+    pub access_log: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            idle_timeout: Duration::from_secs(15),
+            head_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(10),
+            access_log: true,
+        }
+    }
+}
+
+/// The listen queue length: room for bursts of connects (a 512-connection
+/// benchmark) before the kernel refuses them.
+const BACKLOG: i32 = 1024;
+
+/// A bound listener and the handler that will serve its connections.
+#[derive(Debug)]
+pub struct Server<H> {
+    listener: TcpListener,
+    handler: Arc<H>,
+    config: Config,
+    shared: Arc<Shared>,
+}
+
+/// What the accept loop, the connection threads and a shutdown trigger
+/// share.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    stopping: AtomicBool,
+    /// Every open connection, so shutdown can wake the idle ones.
+    open: Mutex<HashMap<u64, TcpStream>>,
+    drained: Condvar,
+    next_id: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+}
+
+/// Stops a running [`Server`]: no new connections, idle ones closed,
+/// responses in flight finished. Cheap to clone; safe from any thread.
+#[derive(Clone, Debug)]
+pub struct ShutdownHandle {
+    shared: Arc<Shared>,
+    wake: SocketAddr,
+}
+
+impl ShutdownHandle {
+    /// Begin shutting down. [`Server::run`] returns once drained.
+    pub fn shutdown(&self) {
+        self.shared.stopping.store(true, Ordering::Release);
+        // `accept` has no timeout: a connection of our own wakes it.
+        let _ = TcpStream::connect_timeout(&self.wake, Duration::from_secs(1));
+    }
+}
+
+impl<H: Handler> Server<H> {
+    /// Listen on `addr` (port 0 picks a free port).
+    pub fn bind(addr: SocketAddr, handler: H, config: Config) -> anyhow::Result<Self> {
+        let listener = listen(addr).map_err(|e| bind_error(addr, e))?;
+        Ok(Self { listener, handler: Arc::new(handler), config, shared: Arc::default() })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.listener.local_addr().context("cannot read the listening address")
+    }
+
+    /// A handle that stops this server.
+    pub fn shutdown_handle(&self) -> anyhow::Result<ShutdownHandle> {
+        let mut wake = self.local_addr()?;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(match wake {
+                SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        Ok(ShutdownHandle { shared: Arc::clone(&self.shared), wake })
+    }
+
+    /// Accept and serve until shut down, then wait for open connections to
+    /// finish their responses (up to [`Config::drain_timeout`]).
+    pub fn run(self) -> anyhow::Result<()> {
+        for incoming in self.listener.incoming() {
+            if self.shared.stopping() {
+                break;
+            }
+            match incoming {
+                Ok(stream) => self.admit(stream),
+                Err(error) => accept_failed(&error),
+            }
+        }
+        drop(self.listener);
+        drain(&self.shared, self.config.drain_timeout);
+        Ok(())
+    }
+
+    fn admit(&self, stream: TcpStream) {
+        let Ok(peer) = stream.peer_addr() else { return };
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut open = self.shared.open.lock().unwrap_or_else(PoisonError::into_inner);
+            if open.len() >= self.config.max_connections {
+                drop(open);
+                return refuse(stream, peer, self.config.access_log);
+            }
+            match stream.try_clone() {
+                Ok(clone) => open.insert(id, clone),
+                Err(_) => return refuse(stream, peer, self.config.access_log),
+            };
+        }
+        let registration = Registration { shared: Arc::clone(&self.shared), id };
+        let handler = Arc::clone(&self.handler);
+        let config = self.config.clone();
+        let shared = Arc::clone(&self.shared);
+        let spawned = std::thread::Builder::new()
+            .name(format!("conn-{id}"))
+            .stack_size(self.handler.stack_size())
+            .spawn(move || {
+                let _registration = registration;
+                connection::serve(stream, peer, &*handler, &config, &shared);
+            });
+        if let Err(error) = spawned {
+            eprintln!("portico: cannot start a connection thread: {error}");
+        }
+    }
+}
+
+fn drain(shared: &Shared, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    let mut open = shared.open.lock().unwrap_or_else(PoisonError::into_inner);
+    // Threads blocked reading an idle connection see end-of-file and
+    // exit; threads writing a response finish it first.
+    for stream in open.values() {
+        let _ = stream.shutdown(Shutdown::Read);
+    }
+    while !open.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            eprintln!("portico: {} connection(s) still open at shutdown", open.len());
+            return;
+        }
+        open = shared.drained.wait_timeout(open, left).unwrap_or_else(PoisonError::into_inner).0;
+    }
+}
+
+/// Removes a connection from the open set when its thread ends, however it
+/// ends.
+struct Registration {
+    shared: Arc<Shared>,
+    id: u64,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut open = self.shared.open.lock().unwrap_or_else(PoisonError::into_inner);
+        open.remove(&self.id);
+        self.shared.drained.notify_all();
+    }
+}
+
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    // Restarting the server must not wait out TIME_WAIT on its port.
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
+fn bind_error(addr: SocketAddr, error: io::Error) -> anyhow::Error {
+    let why = match error.kind() {
+        io::ErrorKind::AddrInUse => "address already in use".to_owned(),
+        io::ErrorKind::PermissionDenied if addr.port() < 1024 => {
+            "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)".to_owned()
+        }
+        io::ErrorKind::AddrNotAvailable => "no such address on this machine".to_owned(),
+        _ => error.to_string(),
+    };
+    anyhow::anyhow!("cannot listen on {addr}: {why}")
+}
+
+fn accept_failed(error: &io::Error) {
+    // Out of file descriptors: back off instead of spinning on a listener
+    // that stays readable until some connection closes.
+    if matches!(
+        error.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    ) {
+        eprintln!("portico: accept failed: {error}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// At the cap: a 503 right away beats leaving the client in the backlog.
+fn refuse(mut stream: TcpStream, peer: SocketAddr, access_log: bool) {
+    let now = SystemTime::now();
+    let response = portico_core::closing_response::<()>(503, now);
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let mut bytes = response.head().to_vec();
+    if let portico_core::Body::Bytes(body) = response.body() {
+        bytes.extend_from_slice(body);
+    }
+    let _ = stream.write_all(&bytes);
+    let _ = stream.shutdown(Shutdown::Write);
+    if access_log {
+        crate::access_log::log(peer.ip().to_canonical(), now, b"-", 503, 0);
+    }
+}

@@ -1,0 +1,337 @@
+//! The harness of portico's end-to-end tests: build the real binaries,
+//! start them on port 0 over a web root, and talk to them over TCP.
+//!
+//! Every test body takes a [`Host`] and runs once per host binary, so both
+//! hosts pass the same suite.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test harness: failing loudly is the point
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// A server binary under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Host {
+    /// `portico`: the core in-process.
+    Native,
+}
+
+impl Host {
+    /// The package and binary name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Native => "portico",
+        }
+    }
+
+    /// The binary, built on first use with the profile the tests were
+    /// built with.
+    pub fn binary(self) -> PathBuf {
+        static BUILT: OnceLock<()> = OnceLock::new();
+        BUILT.get_or_init(build_binaries);
+        target_dir().join(self.name())
+    }
+}
+
+/// `target/<profile>`: the test executable lives in its `deps/`.
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap();
+    deps.parent().unwrap().to_path_buf()
+}
+
+/// Cargo does not build other packages' binaries for a test, so build
+/// them here, after the test build has released its lock.
+fn build_binaries() {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--quiet", "-p", "portico"]);
+    if !cfg!(debug_assertions) {
+        cmd.arg("--release");
+    }
+    let out = cmd.output().expect("run cargo build");
+    assert!(
+        out.status.success(),
+        "building the servers failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The repository's `static/` directory.
+pub fn static_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("static")
+}
+
+/// A running server; killed when dropped.
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Serve `root` on 127.0.0.1, port 0.
+    pub fn start(host: Host, root: &Path) -> Self {
+        Self::start_with(host, root, &[])
+    }
+
+    /// Serve `root` on 127.0.0.1, port 0, with extra options.
+    pub fn start_with(host: Host, root: &Path, extra: &[&str]) -> Self {
+        let mut args = vec!["--port", "0", "--bind", "127.0.0.1"];
+        args.extend_from_slice(extra);
+        Self::spawn(host, root, &args)
+    }
+
+    /// Start with exactly these options (before the root).
+    pub fn spawn(host: Host, root: &Path, args: &[&str]) -> Self {
+        let mut child = Command::new(host.binary())
+            .args(args)
+            .arg(root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the server");
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in stdout.lines() {
+                let Ok(line) = line else { break };
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(line.clone());
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let Ok(first) = rx.recv_timeout(Duration::from_secs(60)) else {
+            let _ = child.kill();
+            let mut err = String::new();
+            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            panic!("{} printed no URL; stderr:\n{err}", host.name());
+        };
+        let url = first.split("http://").nth(1).expect("the first line holds the URL");
+        let addr = url.trim_end_matches('/').parse().expect("a socket address in the URL");
+        Self { child, addr, lines }
+    }
+
+    /// `http://addr{path}`
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Stdout lines so far after the first (the access log).
+    pub fn log_lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().iter().skip(1).cloned().collect()
+    }
+
+    /// Wait until the access log has at least `n` lines, or 5 s.
+    pub fn wait_for_log(&self, n: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let lines = self.log_lines();
+            if lines.len() >= n || Instant::now() > deadline {
+                return lines;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// A raw connection to the server.
+    pub fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect(self.addr).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+    }
+
+    /// Send SIGTERM and wait for the exit (at most 20 s).
+    pub fn terminate(mut self) -> ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// True while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Run a host binary with `args` to completion (it must fail fast):
+/// `(exit status, stdout, stderr)`.
+pub fn run_to_exit(host: Host, args: &[&str]) -> (ExitStatus, String, String) {
+    let mut child = Command::new(host.binary())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the binary");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{} {args:?} did not exit", host.name());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut out = String::new();
+    let mut err = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    (status, out, err)
+}
+
+/// One parsed response read off a raw connection.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    /// The status code.
+    pub status: u16,
+    /// The status line and header lines, as received.
+    pub head: String,
+    /// Header fields, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body (empty for HEAD).
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// The first value of a header field (name case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads responses off a raw connection, keeping bytes beyond one response
+/// for the next (pipelining).
+#[derive(Debug)]
+pub struct ResponseReader {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl ResponseReader {
+    /// Read responses from this stream.
+    pub fn new(stream: TcpStream) -> Self {
+        Self { stream, buf: Vec::new() }
+    }
+
+    /// The underlying stream (to write more requests).
+    pub fn stream(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    fn fill(&mut self) -> bool {
+        let mut chunk = [0u8; 8192];
+        match self.stream.read(&mut chunk) {
+            Ok(0) | Err(_) => false,
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+        }
+    }
+
+    /// The next response; `head_request` means no body follows. `None` if
+    /// the connection closed (or timed out) before a whole head.
+    pub fn next(&mut self, head_request: bool) -> Option<RawResponse> {
+        let head_end = loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            if !self.fill() {
+                return None;
+            }
+        };
+        let head = String::from_utf8_lossy(&self.buf[..head_end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap_or_default();
+        let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let headers: Vec<(String, String)> = lines
+            .filter(|l| !l.is_empty())
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        self.buf.drain(..head_end);
+        let len: usize = if head_request || status == 304 {
+            0
+        } else {
+            headers
+                .iter()
+                .find(|(n, _)| n == "content-length")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0)
+        };
+        while self.buf.len() < len {
+            if !self.fill() {
+                return None;
+            }
+        }
+        let body = self.buf.drain(..len).collect();
+        Some(RawResponse { status, head, headers, body })
+    }
+
+    /// True if the server closes the connection (EOF) within the read
+    /// timeout, with no further bytes.
+    pub fn closed(&mut self) -> bool {
+        self.buf.is_empty() && !self.fill()
+    }
+}
+
+/// Send `request` on a new connection and read one response.
+pub fn exchange(server: &Server, request: &[u8]) -> Option<RawResponse> {
+    let mut stream = server.connect();
+    stream.write_all(request).unwrap();
+    let head_request = request.starts_with(b"HEAD ");
+    ResponseReader::new(stream).next(head_request)
+}
+
+/// Declare end-to-end tests that run once per host: each name must be a
+/// `fn(Host)` in scope.
+#[macro_export]
+macro_rules! for_each_host {
+    ($($name:ident),* $(,)?) => {
+        mod native {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name($crate::Host::Native);
+                }
+            )*
+        }
+    };
+}
