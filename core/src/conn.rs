@@ -189,3 +189,57 @@ impl Connection {
         if total == 0 { Event::NeedMore } else { Event::Discard(total) }
     }
 }
+
+/// The length of [`Connection::to_bytes`].
+pub const STATE_LEN: usize = 24;
+
+impl Connection {
+    /// The connection's state as bytes, for a host that keeps it outside
+    /// the process that steps it (the WASI guest is stateless: the host
+    /// hands these back with the next bytes). Byte 0 is the state kind:
+    /// 0 waiting for a head, 1 skipping a `Content-Length` body, 2 skipping
+    /// a chunked body, 3 closed; the rest is little-endian detail. The
+    /// limits are not included.
+    #[must_use]
+    pub fn to_bytes(&self) -> [u8; STATE_LEN] {
+        let (kind, phase, a, b) = match self.state {
+            State::Head => (0, 0, 0, 0),
+            State::Body(remaining) => (1, 0, remaining, 0),
+            State::Chunked { phase, received } => match phase {
+                Phase::Size => (2, 0, 0, received),
+                Phase::Data(left) => (2, 1, left, received),
+                Phase::DataEnd => (2, 2, 0, received),
+                Phase::Trailer => (2, 3, 0, received),
+            },
+            State::Closed => (3, 0, 0, 0),
+        };
+        let mut bytes = [0u8; STATE_LEN];
+        bytes[0] = kind;
+        bytes[1] = phase;
+        bytes[8..16].copy_from_slice(&u64::to_le_bytes(a));
+        bytes[16..24].copy_from_slice(&u64::to_le_bytes(b));
+        bytes
+    }
+
+    /// A connection in the state `bytes` describe (from
+    /// [`Connection::to_bytes`]), enforcing `limits`. `None` if the bytes
+    /// describe no state.
+    #[must_use]
+    pub fn from_bytes(limits: Limits, bytes: &[u8; STATE_LEN]) -> Option<Self> {
+        let word = |range: core::ops::Range<usize>| {
+            bytes.get(range).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_le_bytes)
+        };
+        let (a, b) = (word(8..16)?, word(16..24)?);
+        let state = match (bytes[0], bytes[1]) {
+            (0, 0) => State::Head,
+            (1, 0) if a > 0 => State::Body(a),
+            (2, 0) => State::Chunked { phase: Phase::Size, received: b },
+            (2, 1) if a > 0 => State::Chunked { phase: Phase::Data(a), received: b },
+            (2, 2) => State::Chunked { phase: Phase::DataEnd, received: b },
+            (2, 3) => State::Chunked { phase: Phase::Trailer, received: b },
+            (3, 0) => State::Closed,
+            _ => return None,
+        };
+        Some(Self { limits, state })
+    }
+}

@@ -63,7 +63,7 @@ mod path;
 mod request;
 mod respond;
 
-pub use conn::{Connection, Event, Limits};
+pub use conn::{Connection, Event, Limits, STATE_LEN};
 pub use error::ProtocolError;
 pub use lookup::{FileInfo, FileLookup, Lookup, MemoryLookup};
 pub use parse::{Parsed, parse_request};

@@ -18,6 +18,8 @@ pub enum PathError {
     /// A backslash, literal or encoded: a path separator on some systems,
     /// never a file-name character portico will look up.
     Backslash,
+    /// An empty, `.` or `..` segment where a normal path was required.
+    NotNormal,
 }
 
 impl PathError {
@@ -35,6 +37,7 @@ impl fmt::Display for PathError {
             Self::NotUtf8 => "path is not UTF-8",
             Self::Control => "control character in path",
             Self::Backslash => "backslash in path",
+            Self::NotNormal => "path is not normalised",
         })
     }
 }
@@ -90,6 +93,26 @@ impl SafePath {
         let last = decoded.rsplit('/').next().unwrap_or_default();
         let directory = segments.is_empty() || matches!(last, "" | "." | "..");
         Ok(Self { path: segments.join("/"), directory })
+    }
+
+    /// Accept a path that is already decoded and normal, as
+    /// [`SafePath::as_str`] prints it (`""` for the root), from a party that
+    /// is not trusted to have sanitised it (a WASI guest naming a file for
+    /// its host). Unlike [`SafePath::from_request_path`] nothing is decoded
+    /// or resolved: anything not already normal is refused.
+    pub fn from_normal(path: &str) -> Result<Self, PathError> {
+        if path.contains('\\') {
+            return Err(PathError::Backslash);
+        }
+        if path.chars().any(char::is_control) {
+            return Err(PathError::Control);
+        }
+        let abnormal =
+            !path.is_empty() && path.split('/').any(|segment| matches!(segment, "" | "." | ".."));
+        if abnormal {
+            return Err(PathError::NotNormal);
+        }
+        Ok(Self { path: path.to_owned(), directory: path.is_empty() })
     }
 
     /// The path relative to the root, segments joined by `/`; `""` for the

@@ -162,7 +162,8 @@ fn strip_scheme(target: &str) -> Option<&str> {
 
 /// A complete, valid request head. Every `&'b` in it points into the buffer
 /// the caller handed to [`crate::parse_request`] or
-/// [`crate::Connection::poll`].
+/// [`crate::Connection::poll`] (except the method of [`Method::Get`] and
+/// [`Method::Head`], which need no slice).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Request<'b> {
     pub(crate) method: Method<'b>,

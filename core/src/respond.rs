@@ -121,7 +121,7 @@ pub fn respond<L: FileLookup>(
     now: SystemTime,
 ) -> Response<L::Handle> {
     let out = Out {
-        now,
+        now: date_range(now),
         keep_alive: request.keep_alive(),
         echo_keep_alive: request.keep_alive() && request.version() == Version::Http10,
         head_only: request.method() == Method::Head,
@@ -187,7 +187,7 @@ struct Out {
 
 impl Out {
     fn closing(now: SystemTime) -> Self {
-        Self { now, keep_alive: false, echo_keep_alive: false, head_only: false }
+        Self { now: date_range(now), keep_alive: false, echo_keep_alive: false, head_only: false }
     }
 
     fn file<H>(&self, status: u16, file: FileInfo<H>, name: &str) -> Response<H> {
@@ -195,9 +195,13 @@ impl Out {
         let (mime, charset) = content_type(name);
         header_line(&mut head, "Content-Type", format_args!("{mime}{charset}"));
         header_line(&mut head, "Content-Length", format_args!("{}", file.len));
-        if let Some(modified) = file.modified {
-            // RFC 9110 §8.8.2.1: never later than Date.
-            let modified = modified.min(self.now);
+        // RFC 9110 §8.8.2.1: never later than Date. An HTTP-date cannot
+        // name a time before 1970 (httpdate panics on one), so a file
+        // stamped earlier, as some file systems allow, gets no
+        // Last-Modified rather than a crash or a wrong one.
+        let modified =
+            file.modified.map(|m| m.min(self.now)).filter(|&m| m >= SystemTime::UNIX_EPOCH);
+        if let Some(modified) = modified {
             header_line(&mut head, "Last-Modified", format_args!("{}", HttpDate::from(modified)));
         }
         let body = if self.head_only || file.len == 0 {
@@ -265,6 +269,14 @@ impl Out {
         head.extend_from_slice(b"\r\n");
         Response { status, head, body, keep_alive: self.keep_alive }
     }
+}
+
+/// An HTTP-date can only say 1970 to 9999 (httpdate panics outside), so a
+/// host clock beyond either end is pinned to it rather than trusted.
+fn date_range(now: SystemTime) -> SystemTime {
+    // 9999-12-31T23:59:59Z
+    let last = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(253_402_300_799);
+    now.clamp(SystemTime::UNIX_EPOCH, last)
 }
 
 fn header_line(head: &mut Vec<u8>, name: &str, value: core::fmt::Arguments<'_>) {

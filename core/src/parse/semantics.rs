@@ -96,11 +96,21 @@ fn framing(
     // §6.3 item 5 and RFC 9110 §8.6: several identical values (in one
     // field or several) are one length; differing or invalid ones are 400.
     let mut length: Option<u64> = None;
-    for element in lengths.flat_map(list_elements) {
-        let value = content_length(element)?;
-        match length {
-            Some(seen) if seen != value => return Err(ProtocolError::BadFraming),
-            _ => length = Some(value),
+    for field in lengths {
+        let mut elements = list_elements(field).peekable();
+        // An empty field (`Content-Length:` or `Content-Length: ,`) is not
+        // 1*DIGIT but an invalid length (§6.3 item 5), not "no body": a
+        // front end that reads it another way would frame the body
+        // differently from us.
+        if elements.peek().is_none() {
+            return Err(ProtocolError::BadFraming);
+        }
+        for element in elements {
+            let value = content_length(element)?;
+            match length {
+                Some(seen) if seen != value => return Err(ProtocolError::BadFraming),
+                _ => length = Some(value),
+            }
         }
     }
     match length {

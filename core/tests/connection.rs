@@ -1,0 +1,410 @@
+//! The connection state machine: pipelining, keep-alive, skipping request
+//! bodies, and closing after errors.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use portico_core::{Connection, Event, Framing, Limits, Method, ProtocolError, Version};
+
+/// What a host would see, as owned values.
+#[derive(Clone, PartialEq, Eq, Debug)]
+enum Seen {
+    Request { target: String, head_len: usize, keep_alive: bool },
+    Discard(usize),
+    Reject(ProtocolError),
+    Close,
+    NeedMore,
+}
+
+/// Drive `conn` over `input` the way a host does, all bytes at once, until
+/// it needs more bytes or closes. Returns the events and the bytes left.
+fn run(conn: &mut Connection, input: &[u8]) -> (Vec<Seen>, usize) {
+    let mut buf = input.to_vec();
+    let mut seen = Vec::new();
+    for _ in 0..10_000 {
+        let event = match conn.poll(&buf) {
+            Event::NeedMore => Seen::NeedMore,
+            Event::Discard(n) => {
+                assert!(n > 0 && n <= buf.len(), "Discard({n}) of {} buffered", buf.len());
+                buf.drain(..n);
+                Seen::Discard(n)
+            }
+            Event::Request(request) => {
+                let head_len = request.head_len();
+                let event = Seen::Request {
+                    target: request.target().to_owned(),
+                    head_len,
+                    keep_alive: request.keep_alive(),
+                };
+                buf.drain(..head_len);
+                event
+            }
+            Event::Reject(error) => Seen::Reject(error),
+            Event::Close => Seen::Close,
+        };
+        let stop = matches!(event, Seen::NeedMore | Seen::Close);
+        seen.push(event);
+        if stop {
+            return (seen, buf.len());
+        }
+    }
+    panic!("the connection never settled: {seen:?}");
+}
+
+fn events(input: &[u8]) -> Vec<Seen> {
+    run(&mut Connection::default(), input).0
+}
+
+fn events_with(limits: Limits, input: &[u8]) -> Vec<Seen> {
+    run(&mut Connection::new(limits), input).0
+}
+
+fn req(target: &str, head_len: usize, keep_alive: bool) -> Seen {
+    Seen::Request { target: target.to_owned(), head_len, keep_alive }
+}
+
+fn get(path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: h\r\n\r\n")
+}
+
+#[test]
+fn nothing_buffered_needs_more() {
+    let mut conn = Connection::default();
+    assert!(conn.awaiting_head());
+    assert!(matches!(conn.poll(b""), Event::NeedMore));
+    assert!(matches!(conn.poll(b"GET / HT"), Event::NeedMore));
+    assert!(conn.awaiting_head());
+    assert_eq!(conn.limits(), &Limits::default());
+    let limits = Limits { max_body: 7, ..Limits::default() };
+    assert_eq!(Connection::new(limits).limits(), &limits);
+}
+
+#[test]
+fn three_pipelined_requests_come_out_in_order() {
+    let (a, b, c) = (get("/a"), get("/bb"), get("/ccc"));
+    let input = format!("{a}{b}{c}");
+    assert_eq!(
+        events(input.as_bytes()),
+        [
+            req("/a", a.len(), true),
+            req("/bb", b.len(), true),
+            req("/ccc", c.len(), true),
+            Seen::NeedMore,
+        ]
+    );
+}
+
+#[test]
+fn request_fields_borrow_from_the_polled_buffer() {
+    let buf = b"HEAD /x?y HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+    let mut conn = Connection::default();
+    let Event::Request(request) = conn.poll(buf) else { panic!("a whole request") };
+    assert_eq!(request.method(), Method::Head);
+    assert_eq!(request.version(), Version::Http10);
+    assert_eq!(request.framing(), Framing::None);
+    assert_eq!(request.target().as_ptr(), buf[5..].as_ptr());
+    assert_eq!(request.head_len(), buf.len());
+}
+
+#[test]
+fn http_1_1_persists_by_default() {
+    let input = format!("{}{}", get("/1"), get("/2"));
+    let seen = events(input.as_bytes());
+    assert!(matches!(
+        &seen[..],
+        [Seen::Request { keep_alive: true, .. }, Seen::Request { .. }, Seen::NeedMore]
+    ));
+}
+
+#[test]
+fn connection_close_ends_the_connection() {
+    for value in ["close", "Close", "keep-alive, close", "upgrade,CLOSE"] {
+        let first = format!("GET /1 HTTP/1.1\r\nHost: h\r\nConnection: {value}\r\n\r\n");
+        let input = format!("{first}{}", get("/2"));
+        // The pipelined request after it is never looked at.
+        assert_eq!(
+            events(input.as_bytes()),
+            [req("/1", first.len(), false), Seen::Close],
+            "Connection: {value}"
+        );
+    }
+}
+
+#[test]
+fn http_1_0_closes_by_default() {
+    let first = "GET /1 HTTP/1.0\r\n\r\n";
+    let input = format!("{first}{}", get("/2"));
+    assert_eq!(events(input.as_bytes()), [req("/1", first.len(), false), Seen::Close]);
+}
+
+#[test]
+fn http_1_0_with_keep_alive_persists() {
+    let first = "GET /1 HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n";
+    let input = format!("{first}{}", get("/2"));
+    assert_eq!(
+        events(input.as_bytes()),
+        [req("/1", first.len(), true), req("/2", get("/2").len(), true), Seen::NeedMore]
+    );
+    // Unless it also says close.
+    let first = "GET /1 HTTP/1.0\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n";
+    assert_eq!(events(first.as_bytes()), [req("/1", first.len(), false), Seen::Close]);
+}
+
+#[test]
+fn after_a_request_that_does_not_keep_alive_every_poll_is_close() {
+    let mut conn = Connection::default();
+    let buf = b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+    let Event::Request(request) = conn.poll(buf) else { panic!("a whole request") };
+    assert!(!request.keep_alive());
+    assert!(matches!(conn.poll(b""), Event::Close));
+    assert!(matches!(conn.poll(get("/").as_bytes()), Event::Close));
+    assert!(!conn.awaiting_head());
+}
+
+#[test]
+fn content_length_body_is_discarded_before_the_next_request() {
+    let post = "POST /form HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n";
+    let input = format!("{post}hello world{}", get("/next"));
+    assert_eq!(
+        events(input.as_bytes()),
+        [
+            req("/form", post.len(), true),
+            Seen::Discard(11),
+            req("/next", get("/next").len(), true),
+            Seen::NeedMore,
+        ]
+    );
+}
+
+#[test]
+fn content_length_body_arriving_in_pieces_is_discarded_in_pieces() {
+    let mut conn = Connection::default();
+    let post = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabcd";
+    let (seen, left) = run(&mut conn, post);
+    assert_eq!(seen[1..], [Seen::Discard(4), Seen::NeedMore]);
+    assert_eq!(left, 0);
+    assert!(!conn.awaiting_head());
+    let (seen, left) = run(&mut conn, b"efghijGET ");
+    assert_eq!(seen, [Seen::Discard(6), Seen::NeedMore]);
+    assert_eq!(left, 4);
+    assert!(conn.awaiting_head());
+}
+
+/// The bytes a chunked body with extensions and trailers takes.
+const CHUNKED_BODY: &[u8] = b"5;name=value\r\nhello\r\n\
+    1A ; ext ; quoted=\"a b\"\r\nabcdefghijklmnopqrstuvwxyz\r\n\
+    0;last\r\n\
+    Trailer-One: 1\r\n\
+    Trailer-Two:  two  \r\n\
+    \r\n";
+
+#[test]
+fn chunked_body_is_discarded_exactly() {
+    let post = "POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let input = [post.as_bytes(), CHUNKED_BODY, get("/next").as_bytes()].concat();
+    let seen = events(&input);
+    assert_eq!(seen[0], req("/up", post.len(), true));
+    let discarded: usize = seen
+        .iter()
+        .skip(1)
+        .take_while(|e| matches!(e, Seen::Discard(_)))
+        .map(|e| if let Seen::Discard(n) = e { *n } else { 0 })
+        .sum();
+    assert_eq!(discarded, CHUNKED_BODY.len());
+    assert_eq!(seen[seen.len() - 2..], [req("/next", get("/next").len(), true), Seen::NeedMore]);
+}
+
+#[test]
+fn chunked_body_with_bare_lf_and_no_trailers() {
+    let post = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let body = b"3\nabc\n0\n\n";
+    let input = [post.as_bytes(), body, get("/n").as_bytes()].concat();
+    assert_eq!(
+        events(&input),
+        [
+            req("/", post.len(), true),
+            Seen::Discard(body.len()),
+            req("/n", get("/n").len(), true),
+            Seen::NeedMore
+        ]
+    );
+}
+
+#[test]
+fn chunked_body_arriving_byte_by_byte_discards_the_same_bytes() {
+    let post = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let mut conn = Connection::default();
+    let (seen, left) = run(&mut conn, post);
+    assert_eq!(seen.len(), 2);
+    assert_eq!(left, 0);
+    let mut buf = Vec::new();
+    let mut discarded = 0;
+    for &byte in CHUNKED_BODY {
+        buf.push(byte);
+        let (seen, left) = run(&mut conn, &buf);
+        for event in &seen {
+            match event {
+                Seen::Discard(n) => discarded += n,
+                Seen::NeedMore => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        buf.drain(..buf.len() - left);
+    }
+    assert_eq!(discarded, CHUNKED_BODY.len());
+    assert!(buf.is_empty());
+    assert!(conn.awaiting_head());
+}
+
+#[test]
+fn bad_chunk_framing_closes() {
+    let post = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let bad: [&[u8]; 9] = [
+        b"zz\r\n",                             // not a hex size
+        b"\r\n",                               // no size at all
+        b"-1\r\n",                             // sign
+        b"5 \r\nhello\r\n0\r\n\r\n",           // whitespace not followed by ';'
+        b"5\r\nhelloX\r\n0\r\n\r\n",           // data longer than its size
+        b"5\r\nhello\r0\r\n\r\n",              // bare CR after data
+        b"0\r\nX: a\r\n b\r\n\r\n",            // obs-fold in the trailer
+        b"0\r\nBad Name: v\r\n\r\n",           // trailer that is not a field
+        b"5\r\nhello\r\n0\r\nX: \x00\r\n\r\n", // control character in a trailer
+    ];
+    for body in bad {
+        let input = [post.as_bytes(), body, get("/next").as_bytes()].concat();
+        let seen = events(&input);
+        assert_eq!(seen.first(), Some(&req("/", post.len(), true)));
+        assert_eq!(
+            seen.last(),
+            Some(&Seen::Close),
+            "{:?}: {seen:?}",
+            String::from_utf8_lossy(body)
+        );
+        assert!(
+            !seen[1..].iter().any(|e| matches!(e, Seen::Request { .. })),
+            "{:?}",
+            String::from_utf8_lossy(body)
+        );
+    }
+}
+
+#[test]
+fn an_endless_chunk_size_line_closes() {
+    let post = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let mut long_ext = b"1;".to_vec();
+    long_ext.extend(std::iter::repeat_n(b'x', 8192));
+    let input = [post.as_bytes(), &long_ext].concat();
+    assert_eq!(events(&input).last(), Some(&Seen::Close));
+}
+
+#[test]
+fn chunk_size_beyond_u64_closes() {
+    let post = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let input = format!("{post}{}\r\n", "f".repeat(17));
+    assert_eq!(events(input.as_bytes()).last(), Some(&Seen::Close));
+}
+
+#[test]
+fn chunked_body_above_max_body_closes() {
+    let limits = Limits { max_body: 10, ..Limits::default() };
+    let post = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+    // Exactly max_body bytes of chunk-data is fine.
+    let at_limit = format!("{post}5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n{}", get("/n"));
+    let seen = events_with(limits, at_limit.as_bytes());
+    assert_eq!(seen[seen.len() - 2..], [req("/n", get("/n").len(), true), Seen::NeedMore]);
+
+    // One more byte closes, as soon as the chunk size announces it.
+    let over = format!("{post}5\r\nhello\r\n6\r\n");
+    assert_eq!(events_with(limits, over.as_bytes()).last(), Some(&Seen::Close));
+    let over = format!("{post}b\r\n");
+    assert_eq!(events_with(limits, over.as_bytes()).last(), Some(&Seen::Close));
+
+    // Trailers count too, or an endless trailer section would hold the
+    // connection open.
+    let trailers = format!("{post}0\r\nX-Long-Trailer: 1\r\n");
+    assert_eq!(events_with(limits, trailers.as_bytes()).last(), Some(&Seen::Close));
+}
+
+#[test]
+fn errors_are_rejected_then_the_connection_closes() {
+    let cases: [(&[u8], ProtocolError); 5] = [
+        (b"GET / HTTP/1.1\r\n\r\n", ProtocolError::BadHost),
+        (b"GET / HTTP/2.0\r\n\r\n", ProtocolError::VersionNotSupported),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", ProtocolError::Malformed),
+        (
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n",
+            ProtocolError::UnknownTransferCoding,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2000000\r\n\r\n",
+            ProtocolError::BodyTooLarge,
+        ),
+    ];
+    for (input, error) in cases {
+        let mut conn = Connection::default();
+        let (seen, _) = run(&mut conn, input);
+        assert_eq!(
+            seen,
+            [Seen::Reject(error), Seen::Close],
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
+        assert!(matches!(conn.poll(get("/").as_bytes()), Event::Close));
+    }
+}
+
+#[test]
+fn an_error_after_a_good_request_is_rejected_in_turn() {
+    let first = get("/ok");
+    let input = format!("{first}GET / HTTP/1.1\r\nHost : h\r\n\r\n{}", get("/never"));
+    assert_eq!(
+        events(input.as_bytes()),
+        [req("/ok", first.len(), true), Seen::Reject(ProtocolError::Malformed), Seen::Close]
+    );
+}
+
+#[test]
+fn expect_100_continue_with_a_body_does_not_keep_alive() {
+    let post = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
+    let input = format!("{post}hello{}", get("/n"));
+    assert_eq!(events(input.as_bytes()), [req("/", post.len(), false), Seen::Close]);
+
+    let post =
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nExpect: 100-Continue\r\n\r\n";
+    assert_eq!(events(post.as_bytes()), [req("/", post.len(), false), Seen::Close]);
+
+    // Without a body there is nothing to wait for.
+    let get_expect = "GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n";
+    assert_eq!(events(get_expect.as_bytes()), [req("/", get_expect.len(), true), Seen::NeedMore]);
+}
+
+#[test]
+fn leading_empty_lines_between_requests_are_skipped() {
+    // Some clients send a CRLF after a POST body.
+    let post = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n";
+    let second = format!("\r\n{}", get("/2"));
+    let input = format!("{post}ab{second}");
+    assert_eq!(
+        events(input.as_bytes()),
+        [
+            req("/", post.len(), true),
+            Seen::Discard(2),
+            req("/2", second.len(), true),
+            Seen::NeedMore
+        ]
+    );
+}
+
+#[test]
+fn connection_is_copy_and_resumes_from_a_copy() {
+    // A stateless guest hands the state back and forth with the bytes.
+    let post = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nab";
+    let mut conn = Connection::default();
+    let (_, left) = run(&mut conn, post);
+    assert_eq!(left, 0);
+    let mut resumed = conn;
+    assert_eq!(resumed, conn);
+    let (seen, _) = run(&mut resumed, b"cdGET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(seen[0], Seen::Discard(2));
+    assert!(matches!(seen[1], Seen::Request { .. }));
+}
