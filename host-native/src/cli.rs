@@ -91,6 +91,9 @@ pub fn parse<T: Parser>(name: &str) -> T {
 
 /// Print a fatal error as one line and give the exit code for it.
 pub fn fail(name: &str, error: &anyhow::Error) -> ExitCode {
-    eprintln!("{name}: error: {error:#}");
+    // Some causes (wasmtime's, for one) span lines; a CLI error is one.
+    let message = format!("{error:#}");
+    let line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    eprintln!("{name}: error: {line}");
     ExitCode::FAILURE
 }

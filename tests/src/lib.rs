@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 pub enum Host {
     /// `portico`: the core in-process.
     Native,
+    /// `portico-wasi`: the core as a WASI guest under wasmtime.
+    Wasi,
 }
 
 impl Host {
@@ -25,6 +27,7 @@ impl Host {
     pub fn name(self) -> &'static str {
         match self {
             Self::Native => "portico",
+            Self::Wasi => "portico-wasi",
         }
     }
 
@@ -49,7 +52,7 @@ fn target_dir() -> PathBuf {
 fn build_binaries() {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "-p", "portico"]);
+    cmd.args(["build", "--quiet", "-p", "portico", "-p", "portico-wasi"]);
     if !cfg!(debug_assertions) {
         cmd.arg("--release");
     }
@@ -66,6 +69,23 @@ pub fn static_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("static")
 }
 
+/// The bytes of a file of the shipped site, e.g. `static_file("style.css")`.
+pub fn static_file(rel: &str) -> Vec<u8> {
+    std::fs::read(static_root().join(rel)).unwrap()
+}
+
+/// A fresh web root holding these files (parent directories made as
+/// needed); removed when dropped.
+pub fn temp_root(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let dir = tempfile::TempDir::new().unwrap();
+    for (rel, bytes) in files {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    dir
+}
+
 /// A running server; killed when dropped.
 #[derive(Debug)]
 pub struct Server {
@@ -73,6 +93,7 @@ pub struct Server {
     /// Where it listens.
     pub addr: SocketAddr,
     lines: Arc<Mutex<Vec<String>>>,
+    errors: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -106,21 +127,38 @@ impl Server {
             let mut tx = Some(tx);
             for line in stdout.lines() {
                 let Ok(line) = line else { break };
+                // Stored before the first line is handed over, so
+                // `banner()` never races the start.
+                sink.lock().unwrap().push(line.clone());
                 if let Some(tx) = tx.take() {
-                    let _ = tx.send(line.clone());
+                    let _ = tx.send(line);
                 }
+            }
+        });
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let sink = Arc::clone(&errors);
+        std::thread::spawn(move || {
+            for line in stderr.lines() {
+                let Ok(line) = line else { break };
                 sink.lock().unwrap().push(line);
             }
         });
         let Ok(first) = rx.recv_timeout(Duration::from_secs(60)) else {
             let _ = child.kill();
-            let mut err = String::new();
-            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            let _ = child.wait();
+            std::thread::sleep(Duration::from_millis(100));
+            let err = errors.lock().unwrap().join("\n");
             panic!("{} printed no URL; stderr:\n{err}", host.name());
         };
         let url = first.split("http://").nth(1).expect("the first line holds the URL");
         let addr = url.trim_end_matches('/').parse().expect("a socket address in the URL");
-        Self { child, addr, lines }
+        Self { child, addr, lines, errors }
+    }
+
+    /// What the server printed on stderr so far.
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.errors.lock().unwrap().clone()
     }
 
     /// `http://addr{path}`
@@ -178,6 +216,35 @@ impl Server {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// The first stdout line: `NAME: serving ROOT at http://ADDR/`.
+    pub fn banner(&self) -> String {
+        self.lines.lock().unwrap().first().cloned().unwrap_or_default()
+    }
+
+    /// Send a signal (`TERM`, `INT`, ...) without waiting for anything.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Wait for the process to exit on its own, at most `timeout`; `None`
+    /// if it is still running then.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for Server {
@@ -190,8 +257,16 @@ impl Drop for Server {
 /// Run a host binary with `args` to completion (it must fail fast):
 /// `(exit status, stdout, stderr)`.
 pub fn run_to_exit(host: Host, args: &[&str]) -> (ExitStatus, String, String) {
-    let mut child = Command::new(host.binary())
-        .args(args)
+    let mut cmd = Command::new(host.binary());
+    cmd.args(args);
+    run_command_to_exit(cmd)
+}
+
+/// Run any command to completion (it must fail fast, within 30 s):
+/// `(exit status, stdout, stderr)`.
+pub fn run_command_to_exit(mut cmd: Command) -> (ExitStatus, String, String) {
+    let what = format!("{cmd:?}");
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -204,7 +279,8 @@ pub fn run_to_exit(host: Host, args: &[&str]) -> (ExitStatus, String, String) {
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("{} {args:?} did not exit", host.name());
+            let _ = child.wait();
+            panic!("{what} did not exit");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -256,13 +332,29 @@ impl ResponseReader {
     }
 
     fn fill(&mut self) -> bool {
+        matches!(self.fill_once(), Fill::Data)
+    }
+
+    fn fill_once(&mut self) -> Fill {
         let mut chunk = [0u8; 8192];
-        match self.stream.read(&mut chunk) {
-            Ok(0) | Err(_) => false,
-            Ok(n) => {
-                self.buf.extend_from_slice(&chunk[..n]);
-                true
-            }
+        loop {
+            return match self.stream.read(&mut chunk) {
+                Ok(0) => Fill::Eof,
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    Fill::Data
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    Fill::TimedOut
+                }
+                Err(_) => Fill::Reset,
+            };
         }
     }
 
@@ -305,11 +397,26 @@ impl ResponseReader {
         Some(RawResponse { status, head, headers, body })
     }
 
-    /// True if the server closes the connection (EOF) within the read
-    /// timeout, with no further bytes.
+    /// True if the server closes the connection (EOF, or a reset) within
+    /// the read timeout, with no further bytes. A read timeout is *not* a
+    /// close: it returns false.
     pub fn closed(&mut self) -> bool {
-        self.buf.is_empty() && !self.fill()
+        self.buf.is_empty() && matches!(self.fill_once(), Fill::Eof | Fill::Reset)
     }
+
+    /// Bytes received but not yet parsed as part of a response.
+    pub fn pending(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+/// What one read of a [`ResponseReader`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fill {
+    Data,
+    Eof,
+    Reset,
+    TimedOut,
 }
 
 /// Send `request` on a new connection and read one response.
@@ -321,17 +428,118 @@ pub fn exchange(server: &Server, request: &[u8]) -> Option<RawResponse> {
 }
 
 /// Declare end-to-end tests that run once per host: each name must be a
-/// `fn(Host)` in scope.
+/// `fn(Host)` in scope. Attributes before a name (such as
+/// `#[ignore = "BUG: ..."]`) go on each host's test.
 #[macro_export]
 macro_rules! for_each_host {
-    ($($name:ident),* $(,)?) => {
+    ($($(#[$meta:meta])* $name:ident),* $(,)?) => {
         mod native {
             $(
                 #[test]
+                $(#[$meta])*
                 fn $name() {
                     super::$name($crate::Host::Native);
                 }
             )*
         }
     };
+}
+
+/// A ureq agent that returns 4xx/5xx responses instead of errors and never
+/// follows redirects, so tests see exactly what the server sent.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into()
+}
+
+/// `GET {target} HTTP/1.1` with a Host and nothing else.
+pub fn get(target: &str) -> Vec<u8> {
+    format!("GET {target} HTTP/1.1\r\nHost: portico.test\r\n\r\n").into_bytes()
+}
+
+/// A response head without its `Date` line, which legitimately differs
+/// between two responses.
+pub fn without_date(head: &str) -> String {
+    head.split("\r\n")
+        .filter(|line| !line.to_ascii_lowercase().starts_with("date:"))
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7).
+pub fn http_date(when: std::time::SystemTime) -> String {
+    let secs = when.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let days = i64::try_from(secs / 86_400).unwrap();
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        DAYS[usize::try_from(days.rem_euclid(7)).unwrap()],
+        MONTHS[usize::try_from(month - 1).unwrap()],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// True if `s` is an IMF-fixdate in shape: `Www, DD Mon YYYY HH:MM:SS GMT`.
+pub fn is_imf_fixdate(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    b.len() == 29
+        && s.is_ascii()
+        && ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].contains(&&s[..3])
+        && &s[3..5] == ", "
+        && digits(5..7)
+        && b[7] == b' '
+        && ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+            .contains(&&s[8..11])
+        && b[11] == b' '
+        && digits(12..16)
+        && b[16] == b' '
+        && digits(17..19)
+        && b[19] == b':'
+        && digits(20..22)
+        && b[22] == b':'
+        && digits(23..25)
+        && &s[25..] == " GMT"
+}
+
+/// A request and every response read back, plus the reader to go on with.
+pub fn send(server: &Server, request: &[u8]) -> ResponseReader {
+    let mut stream = server.connect();
+    stream.write_all(request).unwrap();
+    ResponseReader::new(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn http_dates_match_known_instants() {
+        let at = |secs| UNIX_EPOCH + Duration::from_secs(secs);
+        assert_eq!(super::http_date(at(784_111_777)), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(super::http_date(at(0)), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(super::http_date(at(951_782_400)), "Tue, 29 Feb 2000 00:00:00 GMT");
+        assert!(super::is_imf_fixdate("Sun, 06 Nov 1994 08:49:37 GMT"));
+        assert!(!super::is_imf_fixdate("Sunday, 06-Nov-94 08:49:37 GMT"));
+    }
 }

@@ -1,0 +1,61 @@
+//! `portico-wasi [OPTIONS] [ROOT]`: portico with its HTTP logic in a
+//! wasmtime sandbox that can read the web root and nothing else.
+
+mod handler;
+mod readonly;
+mod sandbox;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser;
+use portico::RootDir;
+use portico::cli::{self, ServeArgs};
+
+/// The guest module built by build.rs from `guest/`.
+static GUEST: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/portico_guest.wasm"));
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "portico-wasi",
+    version,
+    about = "Serve a folder over HTTP/1.1, with the HTTP logic sandboxed in WebAssembly."
+)]
+struct Cli {
+    #[command(flatten)]
+    serve: ServeArgs,
+
+    /// Load this guest module instead of the built-in one.
+    #[arg(long, value_name = "PATH")]
+    module: Option<PathBuf>,
+
+    /// Write the built-in guest module to PATH and exit (to embed it
+    /// elsewhere; see docs/ABI.md).
+    #[arg(long, value_name = "PATH")]
+    export_module: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli: Cli = cli::parse("portico-wasi");
+    let run = || {
+        if let Some(path) = &cli.export_module {
+            return std::fs::write(path, GUEST)
+                .with_context(|| format!("cannot write '{}'", path.display()));
+        }
+        let root = RootDir::open(&cli.serve.root)?;
+        let wasm = match &cli.module {
+            Some(path) => std::fs::read(path)
+                .with_context(|| format!("cannot read module '{}'", path.display()))?,
+            None => GUEST.to_vec(),
+        };
+        let limits = portico_core::Limits::default();
+        let sandbox = sandbox::Sandbox::new(&wasm, &cli.serve.root, limits.max_head)?;
+        let handler = handler::WasiHandler::new(sandbox, root);
+        portico::serve("portico-wasi", &cli.serve, handler)
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => cli::fail("portico-wasi", &error),
+    }
+}

@@ -1,0 +1,113 @@
+;; A deliberately broken portico guest (ABI version 1) for the sandbox
+;; tests. Its step looks at the first input byte:
+;;   L  loops forever             (the host's epoch deadline must stop it: 503)
+;;   B  grows memory without end  (the StoreLimits cap must stop it: 500)
+;;   T  traps                     (500, and the instance is replaced)
+;;   E  tries to escape the root and to write into it, and answers 200 with
+;;      one byte per attempt: the low byte of the WASI errno (0 = success)
+;;   anything else: answers "ok" (200, keep-alive), consuming all input,
+;;   so tests can show other connections are served throughout.
+(module
+  (import "wasi_snapshot_preview1" "path_open"
+    (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_create_directory"
+    (func $mkdir (param i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_unlink_file"
+    (func $unlink (param i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_filestat_set_times"
+    (func $set_times (param i32 i32 i32 i32 i64 i64 i32) (result i32)))
+
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 1024))
+
+  ;; Paths the escape attempts use.
+  (data (i32.const 100) "../etc/passwd")     ;; 13 bytes
+  (data (i32.const 120) "etc-link/passwd")   ;; 15
+  (data (i32.const 140) "escape")            ;; 6
+  (data (i32.const 150) "created.txt")       ;; 11
+  (data (i32.const 170) "index.html")        ;; 10
+  (data (i32.const 190) "newdir")            ;; 6
+  ;; Response heads.
+  (data (i32.const 300) "HTTP/1.1 200 OK\0d\0aContent-Length: 2\0d\0a\0d\0aok")  ;; 38 + 2
+  (data (i32.const 400) "HTTP/1.1 200 OK\0d\0aContent-Length: 10\0d\0aConnection: close\0d\0a\0d\0a") ;; 58
+
+  (func (export "_initialize"))
+  (func (export "portico_abi_version") (result i32) (i32.const 1))
+
+  ;; A bump allocator: blocks are never reused (instances are short-lived).
+  (func (export "portico_alloc") (param $len i32) (result i32)
+    (local $at i32)
+    (local.set $at (global.get $heap))
+    (global.set $heap
+      (i32.and (i32.add (i32.add (global.get $heap) (local.get $len)) (i32.const 7))
+               (i32.const -8)))
+    (local.get $at))
+  (func (export "portico_free") (param i32 i32))
+
+  ;; The result block lives at 60000.
+  (func $result (param $action i32) (param $consumed i32) (param $status i32)
+                (param $flags i32) (param $head i32) (param $head_len i32)
+                (param $body_len i32) (result i32)
+    (memory.fill (i32.const 60000) (i32.const 0) (i32.const 80))
+    (i32.store (i32.const 60000) (i32.add (i32.const 80) (i32.add (local.get $head_len) (local.get $body_len))))
+    (i32.store (i32.const 60004) (local.get $action))
+    (i32.store (i32.const 60008) (local.get $consumed))
+    (i32.store (i32.const 60012) (local.get $status))
+    (i32.store (i32.const 60016) (local.get $flags))
+    (i32.store (i32.const 60020) (i32.const 1)) ;; body bytes
+    (i32.store (i32.const 60024) (local.get $head_len))
+    (i32.store (i32.const 60028) (local.get $body_len))
+    ;; head and body are contiguous at $head
+    (memory.copy (i32.const 60080) (local.get $head)
+                 (i32.add (local.get $head_len) (local.get $body_len)))
+    (i32.const 60000))
+
+  ;; Open `path` (at $ptr, $len) beneath fd $fd with these rights and
+  ;; open flags; returns the errno.
+  (func $open (param $fd i32) (param $ptr i32) (param $len i32) (param $oflags i32)
+              (param $rights i64) (result i32)
+    (call $path_open (local.get $fd) (i32.const 1) (local.get $ptr) (local.get $len)
+                     (local.get $oflags) (local.get $rights) (i64.const 0) (i32.const 0)
+                     (i32.const 92)))
+
+  (func $escape (param $input_len i32) (result i32)
+    ;; body: 10 errno bytes at 400 + 58
+    (i32.store8 (i32.const 458) (call $open (i32.const 3) (i32.const 100) (i32.const 13) (i32.const 0) (i64.const 2)))
+    (i32.store8 (i32.const 459) (call $open (i32.const 3) (i32.const 120) (i32.const 15) (i32.const 0) (i64.const 2)))
+    (i32.store8 (i32.const 460) (call $open (i32.const 3) (i32.const 140) (i32.const 6) (i32.const 0) (i64.const 2)))
+    ;; create a file (O_CREAT = 1) with fd_write rights (1 << 6)
+    (i32.store8 (i32.const 461) (call $open (i32.const 3) (i32.const 150) (i32.const 11) (i32.const 1) (i64.const 64)))
+    ;; open an existing file for writing
+    (i32.store8 (i32.const 462) (call $open (i32.const 3) (i32.const 170) (i32.const 10) (i32.const 0) (i64.const 64)))
+    ;; truncate it (O_TRUNC = 8)
+    (i32.store8 (i32.const 463) (call $open (i32.const 3) (i32.const 170) (i32.const 10) (i32.const 8) (i64.const 2)))
+    (i32.store8 (i32.const 464) (call $mkdir (i32.const 3) (i32.const 190) (i32.const 6)))
+    (i32.store8 (i32.const 465) (call $unlink (i32.const 3) (i32.const 170) (i32.const 10)))
+    ;; set its mtime (fst_mtim = 4) to 0
+    (i32.store8 (i32.const 466) (call $set_times (i32.const 3) (i32.const 0) (i32.const 170) (i32.const 10)
+                                                 (i64.const 0) (i64.const 0) (i32.const 4)))
+    ;; the control: reading a file in the root works
+    (i32.store8 (i32.const 467) (call $open (i32.const 3) (i32.const 170) (i32.const 10) (i32.const 0) (i64.const 2)))
+    (call $result (i32.const 2) (local.get $input_len) (i32.const 200) (i32.const 0)
+                  (i32.const 400) (i32.const 58) (i32.const 10)))
+
+  (func (export "portico_step") (param $state i32) (param $input i32) (param $len i32)
+                                (param $secs i64) (param $nanos i32) (result i32)
+    (local $first i32)
+    (if (i32.eqz (local.get $len))
+      (then (return (call $result (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)
+                                  (i32.const 300) (i32.const 0) (i32.const 0)))))
+    (local.set $first (i32.load8_u (local.get $input)))
+    (if (i32.eq (local.get $first) (i32.const 76)) ;; 'L'
+      (then (loop $forever (br $forever))))
+    (if (i32.eq (local.get $first) (i32.const 66)) ;; 'B'
+      (then (loop $grow
+              (drop (memory.grow (i32.const 16)))
+              (br $grow))))
+    (if (i32.eq (local.get $first) (i32.const 84)) ;; 'T'
+      (then unreachable))
+    (if (i32.eq (local.get $first) (i32.const 69)) ;; 'E'
+      (then (return (call $escape (local.get $len)))))
+    (call $result (i32.const 2) (local.get $len) (i32.const 200) (i32.const 1)
+                  (i32.const 300) (i32.const 38) (i32.const 2)))
+)
