@@ -66,7 +66,11 @@ impl FileLookup for RootDir {
 
 fn miss<H>(error: &io::Error) -> Lookup<H> {
     match error.kind() {
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => Lookup::NotFound,
+        // A name longer than the file system allows cannot exist there:
+        // a miss, not a server error a client can trigger at will.
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::InvalidFilename => {
+            Lookup::NotFound
+        }
         // cap-std reports a symlink that leads out of the root as
         // PermissionDenied, so such a link is a 403 like an unreadable file.
         io::ErrorKind::PermissionDenied => Lookup::Forbidden,

@@ -1,6 +1,7 @@
 //! `portico-wasi`'s [`Handler`]: each step runs in the guest; the host
 //! only moves bytes and streams the files the guest names.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -15,15 +16,20 @@ use crate::sandbox::{GuestFailure, Outcome, Sandbox};
 
 /// Steps connections in the WASI sandbox.
 #[derive(Debug)]
-pub(crate) struct WasiHandler {
+pub struct WasiHandler {
     sandbox: Arc<Sandbox>,
     /// The same root the guest sees, opened by the host to stream bodies.
     root: RootDir,
 }
 
 impl WasiHandler {
-    pub(crate) fn new(sandbox: Arc<Sandbox>, root: RootDir) -> Self {
-        Self { sandbox, root }
+    /// Compile (or load from the on-disk cache) the guest `wasm` and serve
+    /// `root`, which the guest sees read-only as `/`.
+    pub fn new(wasm: &[u8], root: &Path) -> anyhow::Result<Self> {
+        // Opened first, so a bad root gets the same message as `portico`'s.
+        let files = RootDir::open(root)?;
+        let sandbox = Sandbox::new(wasm, root, Limits::default().max_head)?;
+        Ok(Self { sandbox, root: files })
     }
 
     fn reply(&self, outcome: Outcome) -> Step {

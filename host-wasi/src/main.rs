@@ -1,20 +1,13 @@
 //! `portico-wasi [OPTIONS] [ROOT]`: portico with its HTTP logic in a
 //! wasmtime sandbox that can read the web root and nothing else.
 
-mod handler;
-mod readonly;
-mod sandbox;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
-use portico::RootDir;
 use portico::cli::{self, ServeArgs};
-
-/// The guest module built by build.rs from `guest/`.
-static GUEST: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/portico_guest.wasm"));
+use portico_wasi::{GUEST, WasiHandler};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -43,15 +36,12 @@ fn main() -> ExitCode {
             return std::fs::write(path, GUEST)
                 .with_context(|| format!("cannot write '{}'", path.display()));
         }
-        let root = RootDir::open(&cli.serve.root)?;
         let wasm = match &cli.module {
             Some(path) => std::fs::read(path)
                 .with_context(|| format!("cannot read module '{}'", path.display()))?,
             None => GUEST.to_vec(),
         };
-        let limits = portico_core::Limits::default();
-        let sandbox = sandbox::Sandbox::new(&wasm, &cli.serve.root, limits.max_head)?;
-        let handler = handler::WasiHandler::new(sandbox, root);
+        let handler = WasiHandler::new(&wasm, &cli.serve.root)?;
         portico::serve("portico-wasi", &cli.serve, handler)
     };
     match run() {

@@ -12,7 +12,7 @@ use portico_core::STATE_LEN;
 use portico_guest::{ABI_VERSION, layout};
 use sha2::{Digest as _, Sha256};
 use wasi_common::WasiCtx;
-use wasi_common::sync::{Dir, WasiCtxBuilder};
+use wasi_common::sync::WasiCtxBuilder;
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module,
     PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder, Trap, TypedFunc,
@@ -20,9 +20,9 @@ use wasmtime::{
 
 use crate::readonly::ReadOnlyDir;
 
-/// Guest memory cap per instance. The core needs well under 2 MiB; a guest
+/// Guest memory cap per instance, in bytes. The core needs well under 2 MiB; a guest
 /// that wants more is broken or hostile.
-pub(crate) const MEMORY_LIMIT: usize = 32 << 20;
+pub const MEMORY_LIMIT: usize = 32 << 20;
 /// The epoch ticks every `TICK`; a call may run for `DEADLINE_TICKS` of
 /// them. A step takes microseconds, so a second means a runaway guest.
 const TICK: Duration = Duration::from_millis(10);
@@ -50,13 +50,14 @@ struct Data {
 pub(crate) struct Sandbox {
     engine: Engine,
     pre: InstancePre<Data>,
-    root: PathBuf,
+    /// The web root, opened once; each instance gets a duplicate handle.
+    root: cap_std::fs::Dir,
     idle: Mutex<Vec<Instance>>,
 }
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sandbox").field("root", &self.root).finish_non_exhaustive()
+        f.debug_struct("Sandbox").finish_non_exhaustive()
     }
 }
 
@@ -113,7 +114,7 @@ impl Sandbox {
             .map_err(wasm_error)
             .context("the guest module does not link against WASI preview 1")?;
         let sandbox =
-            Arc::new(Self { engine, pre, root: root.to_path_buf(), idle: Mutex::new(Vec::new()) });
+            Arc::new(Self { engine, pre, root: open_root(root)?, idle: Mutex::new(Vec::new()) });
         // Fail at start-up, not on the first request, if the module is not
         // a portico guest.
         let first = sandbox.instantiate(input_cap)?;
@@ -148,8 +149,7 @@ impl Sandbox {
 
     fn instantiate(&self, input_cap: usize) -> anyhow::Result<Instance> {
         let wasi = WasiCtxBuilder::new().build();
-        let dir = Dir::open_ambient_dir(&self.root, ambient_authority())
-            .with_context(|| format!("cannot open web root '{}'", self.root.display()))?;
+        let dir = self.root.try_clone().context("cannot duplicate the web root handle")?;
         let dir = wasi_common::sync::dir::Dir::from_cap_std(dir);
         wasi.push_preopened_dir(Box::new(ReadOnlyDir(Box::new(dir))), "/")
             .map_err(|e| anyhow!("cannot preopen the web root: {e}"))?;
@@ -280,6 +280,11 @@ impl Instance {
         };
         Ok((outcome, total))
     }
+}
+
+fn open_root(root: &Path) -> anyhow::Result<cap_std::fs::Dir> {
+    cap_std::fs::Dir::open_ambient_dir(root, ambient_authority())
+        .with_context(|| format!("cannot open web root '{}'", root.display()))
 }
 
 /// A trap from the epoch deadline is a timeout; anything else a fault.

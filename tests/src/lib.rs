@@ -442,6 +442,15 @@ macro_rules! for_each_host {
                 }
             )*
         }
+        mod wasi {
+            $(
+                #[test]
+                $(#[$meta])*
+                fn $name() {
+                    super::$name($crate::Host::Wasi);
+                }
+            )*
+        }
     };
 }
 

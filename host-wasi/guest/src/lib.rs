@@ -75,6 +75,10 @@ pub mod layout {
     pub const DATA: usize = STATE + super::STATE_LEN;
 }
 
+/// WASI preview 1's `errno::loop` (ELOOP); std has no stable ErrorKind
+/// for it.
+const WASI_ERRNO_LOOP: i32 = 32;
+
 /// The web root as this WASI instance sees it: the preopen `/`.
 struct WasiRoot;
 
@@ -99,10 +103,13 @@ impl FileLookup for WasiRoot {
             }),
             Ok(_) => Lookup::NotFound,
             Err(error) => match error.kind() {
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory => {
-                    Lookup::NotFound
-                }
+                // Too long a name cannot exist: a miss, not a 500.
+                std::io::ErrorKind::NotFound
+                | std::io::ErrorKind::NotADirectory
+                | std::io::ErrorKind::InvalidFilename => Lookup::NotFound,
                 std::io::ErrorKind::PermissionDenied => Lookup::Forbidden,
+                // A symlink loop: nothing there to serve, as natively.
+                _ if error.raw_os_error() == Some(WASI_ERRNO_LOOP) => Lookup::NotFound,
                 _ => Lookup::Failed,
             },
         }

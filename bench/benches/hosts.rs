@@ -1,0 +1,55 @@
+//! Per-request cost of the two hosts' handlers on the same requests over
+//! the same root (`static/`), without sockets: the native handler (the
+//! core in-process, cap-std lookups) against the WASI handler (the same
+//! core in a wasmtime guest). Run: `cargo bench -p portico-bench --bench
+//! hosts`. Prints both and the WASI/native ratio.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::SystemTime;
+
+use criterion::Criterion;
+use portico::{Handler, NativeHandler, RootDir, Step};
+use portico_bench::mean_ns;
+use portico_core::Limits;
+use portico_wasi::{GUEST, WasiHandler};
+
+const REQUESTS: [(&str, &[u8]); 3] = [
+    ("index", b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"),
+    ("missing", b"GET /no/such/file.html HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+    ("browser_get", include_bytes!("../corpus/browser_get.http")),
+];
+
+/// One whole request through a handler, as the server loop drives it.
+fn serve_one<H: Handler>(handler: &H, request: &[u8]) -> u16 {
+    let mut conn = handler.connect();
+    match handler.step(&mut conn, request, SystemTime::now()) {
+        Step::Respond(reply) => reply.status,
+        other => panic!("expected a response, got {other:?}"),
+    }
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../static");
+    let native = NativeHandler::new(RootDir::open(&root).unwrap(), Limits::default());
+    let wasi = WasiHandler::new(GUEST, &root).unwrap();
+    let mut c = Criterion::default().configure_from_args();
+    for (name, request) in REQUESTS {
+        assert_eq!(serve_one(&native, request), serve_one(&wasi, request));
+        let mut group = c.benchmark_group(format!("host/{name}"));
+        group.bench_function("native", |b| b.iter(|| serve_one(&native, black_box(request))));
+        group.bench_function("wasi", |b| b.iter(|| serve_one(&wasi, black_box(request))));
+        group.finish();
+    }
+    c.final_summary();
+
+    println!("\n{:<12} {:>12} {:>12} {:>12}", "request", "native µs", "wasi µs", "wasi/native");
+    for (name, _) in REQUESTS {
+        let group = format!("host_{name}");
+        if let (Some(n), Some(w)) = (mean_ns(&group, "native"), mean_ns(&group, "wasi")) {
+            println!("{:<12} {:>12.2} {:>12.2} {:>11.2}x", name, n / 1e3, w / 1e3, w / n);
+        }
+    }
+}

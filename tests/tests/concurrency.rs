@@ -1,0 +1,167 @@
+//! Many clients at once, and the connection cap.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write as _;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use portico_tests::{Host, ResponseReader, Server, agent, get, static_file, static_root};
+
+const CLIENTS: usize = 100;
+const REQUESTS: usize = 5;
+
+fn hundred_keep_alive_clients_at_once(host: Host) {
+    let server = Arc::new(Server::start_with(host, &static_root(), &["--quiet"]));
+    let files = ["index.html", "style.css", "docs/index.html", "images/columns.png", "404.html"];
+    let expected: Arc<Vec<Vec<u8>>> = Arc::new(files.iter().map(|f| static_file(f)).collect());
+    let start = Arc::new(Barrier::new(CLIENTS));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let (server, expected, start) =
+                (Arc::clone(&server), Arc::clone(&expected), Arc::clone(&start));
+            std::thread::spawn(move || {
+                let mut reader = ResponseReader::new(server.connect());
+                start.wait();
+                for i in 0..REQUESTS {
+                    let k = (client + i) % files.len();
+                    let target = if files[k] == "404.html" {
+                        format!("/missing-{client}-{i}")
+                    } else {
+                        format!("/{}", files[k])
+                    };
+                    reader.stream().write_all(&get(&target)).unwrap();
+                    let response = reader
+                        .next(false)
+                        .unwrap_or_else(|| panic!("client {client}: no response {i}"));
+                    let status = if files[k] == "404.html" { 404 } else { 200 };
+                    assert_eq!(response.status, status, "client {client}, request {i}");
+                    assert!(response.body == expected[k], "client {client}, request {i}: body");
+                }
+                REQUESTS
+            })
+        })
+        .collect();
+    let answered: usize = clients.into_iter().map(|c| c.join().expect("a client failed")).sum();
+    assert_eq!(answered, CLIENTS * REQUESTS);
+}
+
+fn hundred_ureq_clients_at_once(host: Host) {
+    let server = Arc::new(Server::start_with(host, &static_root(), &["--quiet"]));
+    let style = Arc::new(static_file("style.css"));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (server, style) = (Arc::clone(&server), Arc::clone(&style));
+            std::thread::spawn(move || {
+                // One agent per client: its pool keeps the connection alive.
+                let agent = agent();
+                for _ in 0..3 {
+                    let mut response = agent.get(&server.url("/style.css")).call().unwrap();
+                    assert_eq!(response.status().as_u16(), 200);
+                    assert!(response.body_mut().read_to_vec().unwrap() == *style);
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().expect("a client failed");
+    }
+}
+
+fn connections_beyond_the_cap_get_503(host: Host) {
+    let server = Server::start_with(host, &static_root(), &["--max-connections", "2"]);
+    // Two admitted connections: each answered once, so both are registered.
+    let mut held: Vec<ResponseReader> = (0..2)
+        .map(|_| {
+            let mut reader = ResponseReader::new(server.connect());
+            reader.stream().write_all(&get("/style.css")).unwrap();
+            assert_eq!(reader.next(false).unwrap().status, 200);
+            reader
+        })
+        .collect();
+    let mut third = ResponseReader::new(server.connect());
+    let response = third.next(false).expect("a 503, not silence");
+    assert_eq!(response.status, 503);
+    assert!(response.head.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
+    assert_eq!(response.header("retry-after"), Some("1"));
+    assert_eq!(response.header("connection"), Some("close"));
+    assert_eq!(response.body.len().to_string(), response.header("content-length").unwrap());
+    assert!(third.closed());
+    // The held connections still work.
+    for reader in &mut held {
+        reader.stream().write_all(&get("/")).unwrap();
+        assert_eq!(reader.next(false).unwrap().status, 200);
+    }
+    // Once one closes, a new connection is admitted.
+    drop(held.pop());
+    let mut admitted = None;
+    for _ in 0..100 {
+        let mut reader = ResponseReader::new(server.connect());
+        reader.stream().write_all(&get("/style.css")).unwrap();
+        let response = reader.next(false).unwrap();
+        if response.status == 200 {
+            admitted = Some(response);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(admitted.is_some(), "no connection admitted after one closed");
+}
+
+fn refused_client_that_already_sent_a_request_reads_the_503(host: Host) {
+    let server = Server::start_with(host, &static_root(), &["--max-connections", "1"]);
+    let mut held = ResponseReader::new(server.connect());
+    held.stream().write_all(&get("/style.css")).unwrap();
+    assert_eq!(held.next(false).unwrap().status, 200);
+    // A client sends its request right away, as clients do. The server
+    // closes without reading it; the 503 must still reach the client.
+    for attempt in 0..20 {
+        let mut reader = ResponseReader::new(server.connect());
+        reader.stream().write_all(&get("/style.css")).unwrap();
+        let response = reader.next(false);
+        assert!(
+            response.as_ref().is_some_and(|r| r.status == 503),
+            "attempt {attempt}: no 503 (connection reset?): {response:?}"
+        );
+    }
+}
+
+fn stalled_clients_do_not_block_others(host: Host) {
+    let big = vec![b'z'; 16 << 20];
+    let root = portico_tests::temp_root(&[("big.bin", &big), ("index.html", b"home")]);
+    let server = Server::start_with(host, root.path(), &["--quiet"]);
+    // Clients that never finish their request head...
+    let mut stalled: Vec<_> = (0..50)
+        .map(|i| {
+            let mut stream = server.connect();
+            stream
+                .write_all(format!("GET /{i} HTTP/1.1\r\nHost: x\r\nX-Slow:").as_bytes())
+                .unwrap();
+            stream
+        })
+        .collect();
+    // ...and clients that ask for a big file and do not read it.
+    for _ in 0..5 {
+        let mut stream = server.connect();
+        stream.write_all(&get("/big.bin")).unwrap();
+        stalled.push(stream);
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let since = std::time::Instant::now();
+    for _ in 0..10 {
+        let mut reader = ResponseReader::new(server.connect());
+        reader.stream().write_all(&get("/")).unwrap();
+        let response = reader.next(false).expect("served while others stall");
+        assert_eq!(response.body, b"home");
+    }
+    assert!(since.elapsed() < Duration::from_secs(2), "took {:?}", since.elapsed());
+    drop(stalled);
+}
+
+portico_tests::for_each_host!(
+    hundred_keep_alive_clients_at_once,
+    hundred_ureq_clients_at_once,
+    connections_beyond_the_cap_get_503,
+    refused_client_that_already_sent_a_request_reads_the_503,
+    stalled_clients_do_not_block_others,
+);
