@@ -5,6 +5,9 @@
 ;;   T  traps                     (500, and the instance is replaced)
 ;;   E  tries to escape the root and to write into it, and answers 200 with
 ;;      one byte per attempt: the low byte of the WASI errno (0 = success)
+;;   F  names index.html as the body with a wrong FILE_SIZE (as if the file
+;;      changed after the lookup): the host must close, sending nothing
+;;   P  names ../secret as the body file: the host must refuse the path
 ;;   anything else: answers "ok" (200, keep-alive), consuming all input,
 ;;   so tests can show other connections are served throughout.
 (module
@@ -27,9 +30,13 @@
   (data (i32.const 150) "created.txt")       ;; 11
   (data (i32.const 170) "index.html")        ;; 10
   (data (i32.const 190) "newdir")            ;; 6
+  (data (i32.const 200) "/etc/passwd")       ;; 11
   ;; Response heads.
   (data (i32.const 300) "HTTP/1.1 200 OK\0d\0aContent-Length: 2\0d\0a\0d\0aok")  ;; 38 + 2
-  (data (i32.const 400) "HTTP/1.1 200 OK\0d\0aContent-Length: 10\0d\0aConnection: close\0d\0a\0d\0a") ;; 58
+  (data (i32.const 400) "HTTP/1.1 200 OK\0d\0aContent-Length: 11\0d\0aConnection: close\0d\0a\0d\0a") ;; 58
+  ;; Heads for file bodies, each followed by the file path.
+  (data (i32.const 500) "HTTP/1.1 200 OK\0d\0aContent-Length: 14\0d\0a\0d\0aindex.html") ;; 39 + 10
+  (data (i32.const 600) "HTTP/1.1 200 OK\0d\0aContent-Length: 13\0d\0a\0d\0a../secret")  ;; 39 + 9
 
   (func (export "_initialize"))
   (func (export "portico_abi_version") (result i32) (i32.const 1))
@@ -48,13 +55,23 @@
   (func $result (param $action i32) (param $consumed i32) (param $status i32)
                 (param $flags i32) (param $head i32) (param $head_len i32)
                 (param $body_len i32) (result i32)
+    (call $block (local.get $action) (local.get $consumed) (local.get $status)
+                 (local.get $flags) (local.get $head) (local.get $head_len)
+                 (local.get $body_len) (i32.const 1) (i64.const 0) (i64.const 0)))
+
+  (func $block (param $action i32) (param $consumed i32) (param $status i32)
+                (param $flags i32) (param $head i32) (param $head_len i32)
+                (param $body_len i32) (param $kind i32) (param $file_len i64)
+                (param $file_size i64) (result i32)
     (memory.fill (i32.const 60000) (i32.const 0) (i32.const 80))
     (i32.store (i32.const 60000) (i32.add (i32.const 80) (i32.add (local.get $head_len) (local.get $body_len))))
     (i32.store (i32.const 60004) (local.get $action))
     (i32.store (i32.const 60008) (local.get $consumed))
     (i32.store (i32.const 60012) (local.get $status))
     (i32.store (i32.const 60016) (local.get $flags))
-    (i32.store (i32.const 60020) (i32.const 1)) ;; body bytes
+    (i32.store (i32.const 60020) (local.get $kind))
+    (i64.store (i32.const 60040) (local.get $file_len))
+    (i64.store (i32.const 60048) (local.get $file_size))
     (i32.store (i32.const 60024) (local.get $head_len))
     (i32.store (i32.const 60028) (local.get $body_len))
     ;; head and body are contiguous at $head
@@ -71,7 +88,7 @@
                      (i32.const 92)))
 
   (func $escape (param $input_len i32) (result i32)
-    ;; body: 10 errno bytes at 400 + 58
+    ;; body: 11 errno bytes at 400 + 58
     (i32.store8 (i32.const 458) (call $open (i32.const 3) (i32.const 100) (i32.const 13) (i32.const 0) (i64.const 2)))
     (i32.store8 (i32.const 459) (call $open (i32.const 3) (i32.const 120) (i32.const 15) (i32.const 0) (i64.const 2)))
     (i32.store8 (i32.const 460) (call $open (i32.const 3) (i32.const 140) (i32.const 6) (i32.const 0) (i64.const 2)))
@@ -86,10 +103,12 @@
     ;; set its mtime (fst_mtim = 4) to 0
     (i32.store8 (i32.const 466) (call $set_times (i32.const 3) (i32.const 0) (i32.const 170) (i32.const 10)
                                                  (i64.const 0) (i64.const 0) (i32.const 4)))
+    ;; an absolute path
+    (i32.store8 (i32.const 467) (call $open (i32.const 3) (i32.const 200) (i32.const 11) (i32.const 0) (i64.const 2)))
     ;; the control: reading a file in the root works
-    (i32.store8 (i32.const 467) (call $open (i32.const 3) (i32.const 170) (i32.const 10) (i32.const 0) (i64.const 2)))
+    (i32.store8 (i32.const 468) (call $open (i32.const 3) (i32.const 170) (i32.const 10) (i32.const 0) (i64.const 2)))
     (call $result (i32.const 2) (local.get $input_len) (i32.const 200) (i32.const 0)
-                  (i32.const 400) (i32.const 58) (i32.const 10)))
+                  (i32.const 400) (i32.const 58) (i32.const 11)))
 
   (func (export "portico_step") (param $state i32) (param $input i32) (param $len i32)
                                 (param $secs i64) (param $nanos i32) (result i32)
@@ -108,6 +127,14 @@
       (then unreachable))
     (if (i32.eq (local.get $first) (i32.const 69)) ;; 'E'
       (then (return (call $escape (local.get $len)))))
+    (if (i32.eq (local.get $first) (i32.const 70)) ;; 'F': index.html is 14 bytes, say 1
+      (then (return (call $block (i32.const 2) (local.get $len) (i32.const 200) (i32.const 1)
+                                 (i32.const 500) (i32.const 39) (i32.const 10) (i32.const 2)
+                                 (i64.const 14) (i64.const 1)))))
+    (if (i32.eq (local.get $first) (i32.const 80)) ;; 'P'
+      (then (return (call $block (i32.const 2) (local.get $len) (i32.const 200) (i32.const 1)
+                                 (i32.const 600) (i32.const 39) (i32.const 9) (i32.const 2)
+                                 (i64.const 13) (i64.const 13)))))
     (call $result (i32.const 2) (local.get $len) (i32.const 200) (i32.const 1)
                   (i32.const 300) (i32.const 38) (i32.const 2)))
 )

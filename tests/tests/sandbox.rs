@@ -130,6 +130,7 @@ fn guest_cannot_escape_the_root_or_write_into_it() {
         "mkdir newdir",
         "unlink index.html",
         "set the times of index.html",
+        "open /etc/passwd",
     ];
     assert_eq!(errnos.len(), attempts.len() + 1);
     for (attempt, errno) in attempts.iter().zip(&errnos) {
@@ -169,4 +170,21 @@ fn a_module_that_is_not_a_portico_guest_is_refused_at_start() {
         assert!(err.starts_with("portico-wasi: error: "), "{err}");
         assert!(!err.contains("panicked"), "{err}");
     }
+}
+
+/// The host does not trust what the guest names: a file whose size is not
+/// what the guest measured (as when it changes between lookup and send),
+/// or a path out of the root, closes the connection with nothing sent, and
+/// the server goes on.
+#[test]
+fn host_refuses_a_file_body_it_cannot_send_as_described() {
+    let site = site();
+    let server = start(&site);
+    for trigger in ["F", "P"] {
+        let mut stream = server.connect();
+        stream.write_all(format!("{trigger} / HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).unwrap();
+        let mut reader = ResponseReader::new(stream);
+        assert!(reader.closed(), "{trigger}: the connection must close with nothing sent");
+    }
+    assert_eq!(ask(&server, "GET").map(|r| r.0), Some(200));
 }
