@@ -1,7 +1,7 @@
 //! One connection's thread: read, step the handler, write, until the
 //! protocol, the peer, a timeout or shutdown ends it.
 
-use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
+use std::io::{self, Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -131,20 +131,38 @@ fn write_reply(stream: &mut TcpStream, head: Vec<u8>, body: HostBody) -> io::Res
             all.extend_from_slice(&bytes);
             stream.write_all(&all).map(|()| bytes.len() as u64)
         }
-        HostBody::File { mut file, offset, len } => {
+        HostBody::File { file, offset, len } => {
             send_more(stream, &head)?;
-            if offset != 0 {
-                file.seek(SeekFrom::Start(offset))?;
-            }
-            // std's copy from a File to a TcpStream is sendfile(2) on
-            // Linux: the body never passes through this process.
-            let sent = io::copy(&mut file.take(len), stream)?;
-            if sent < len {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while sent"));
-            }
-            Ok(sent)
+            send_file(stream, &file, offset, len)?;
+            Ok(len)
         }
     }
+}
+
+/// `len` bytes of `file` from `offset` with sendfile(2): the body goes from
+/// the page cache to the socket without passing through this process.
+/// (std's `io::copy` reads and writes in 8 KiB chunks here.) A file that
+/// ends early is an error: the head promised `len` bytes.
+fn send_file(
+    stream: &TcpStream,
+    file: &std::fs::File,
+    mut offset: u64,
+    len: u64,
+) -> io::Result<()> {
+    let end = offset.checked_add(len).ok_or(io::ErrorKind::InvalidInput)?;
+    while offset < end {
+        // sendfile moves at most 0x7ffff000 bytes a call.
+        let chunk = usize::try_from(end - offset).unwrap_or(usize::MAX).min(1 << 30);
+        match rustix::fs::sendfile(stream, file, Some(&mut offset), chunk) {
+            Ok(0) => {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while sent"));
+            }
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => {}
+            Err(errno) => return Err(errno.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Write all of `head` with MSG_MORE, so the kernel holds it to go out in

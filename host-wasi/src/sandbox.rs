@@ -3,7 +3,7 @@
 //! under.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, anyhow, bail};
@@ -52,7 +52,17 @@ pub(crate) struct Sandbox {
     pre: InstancePre<Data>,
     /// The web root, opened once; each instance gets a duplicate handle.
     root: cap_std::fs::Dir,
-    idle: Mutex<Vec<Instance>>,
+    pool: Mutex<Pool>,
+    /// Signalled when an instance goes back to the pool or is dropped.
+    released: Condvar,
+}
+
+/// Instances not in a call, and how many exist at all (at most
+/// `MAX_INSTANCES`, the pooling allocator's capacity).
+#[derive(Default)]
+struct Pool {
+    idle: Vec<Instance>,
+    live: u32,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -113,11 +123,17 @@ impl Sandbox {
             .instantiate_pre(&module)
             .map_err(wasm_error)
             .context("the guest module does not link against WASI preview 1")?;
-        let sandbox =
-            Arc::new(Self { engine, pre, root: open_root(root)?, idle: Mutex::new(Vec::new()) });
+        let sandbox = Arc::new(Self {
+            engine,
+            pre,
+            root: open_root(root)?,
+            pool: Mutex::default(),
+            released: Condvar::new(),
+        });
         // Fail at start-up, not on the first request, if the module is not
         // a portico guest.
         let first = sandbox.instantiate(input_cap)?;
+        sandbox.lock().live = 1;
         sandbox.release(first);
         start_ticker(&sandbox.engine);
         Ok(sandbox)
@@ -131,20 +147,50 @@ impl Sandbox {
         input: &[u8],
         now: SystemTime,
     ) -> Result<Outcome, GuestFailure> {
-        let taken = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
-        let mut instance = match taken {
-            Some(instance) => instance,
-            None => self.instantiate(input.len()).map_err(GuestFailure::Fault)?,
-        };
+        let mut instance = self.acquire(input.len()).map_err(GuestFailure::Fault)?;
         let result = instance.call(state, input, now);
         if result.is_ok() {
             self.release(instance);
+        } else {
+            // Its memory may be half-updated: never reuse it.
+            drop(instance);
+            self.lock().live -= 1;
+            self.released.notify_one();
         }
         result
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// An idle instance, or a new one while the pool has room, or else the
+    /// next one released: with more connections stepping at once than
+    /// `MAX_INSTANCES`, a thread waits (a step takes microseconds, at most
+    /// its deadline) instead of failing the request.
+    fn acquire(&self, input_cap: usize) -> anyhow::Result<Instance> {
+        let mut pool = self.lock();
+        loop {
+            if let Some(instance) = pool.idle.pop() {
+                return Ok(instance);
+            }
+            if pool.live < MAX_INSTANCES {
+                pool.live += 1;
+                drop(pool);
+                let made = self.instantiate(input_cap);
+                if made.is_err() {
+                    self.lock().live -= 1;
+                    self.released.notify_one();
+                }
+                return made;
+            }
+            pool = self.released.wait(pool).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
     fn release(&self, instance: Instance) {
-        self.idle.lock().unwrap_or_else(PoisonError::into_inner).push(instance);
+        self.lock().idle.push(instance);
+        self.released.notify_one();
     }
 
     fn instantiate(&self, input_cap: usize) -> anyhow::Result<Instance> {

@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""Load benchmark: portico, portico-wasi and nginx (when installed) on 127.0.0.1.
+
+    python3 bench/load.py [--duration 5] [--rounds 3] [--threads N] [--quick]
+
+Builds both portico binaries in release, makes a web root with a 1 KiB, a
+100 KiB and a 10 MiB file, starts every server on its own loopback port,
+and runs bounded `wrk` scenarios against each, interleaving servers within
+every round (A B C, A B C, ...) because this machine is shared and noisy.
+For each run it records requests/s, p99 latency and the server's CPU time
+per request (utime+stime from /proc, before/after); at the end each
+server's peak RSS (VmHWM, summed over its processes). It prints a table
+with every figure's median over the rounds and each server's ratio to
+nginx, measured in the same rounds.
+
+Only 127.0.0.1 is ever targeted, and every wrk run ends by itself.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# name, file, wrk connections, extra wrk args
+SCENARIOS = [
+    ("1KiB keep-alive", "1k.html", 32, []),
+    ("100KiB keep-alive", "100k.bin", 32, []),
+    ("10MiB keep-alive", "10m.bin", 8, []),
+    ("1KiB 512 conns", "1k.html", 512, []),
+    ("1KiB Connection: close", "1k.html", 32, ["-H", "Connection: close"]),
+]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, proc, timeout=60.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server on {port} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+def descendants(pid):
+    """pid and all its children (nginx: master + workers)."""
+    pids = [pid]
+    try:
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+        for line in out.stdout.split():
+            pids += descendants(int(line))
+    except (OSError, ValueError):
+        pass
+    return pids
+
+
+def cpu_seconds(pid):
+    total = 0
+    for p in descendants(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            # utime, stime, cutime, cstime are fields 14..17 (1-based)
+            total += sum(int(x) for x in fields[11:15])
+        except OSError:
+            pass
+    return total / CLK_TCK
+
+
+def peak_rss_kib(pid):
+    total = 0
+    for p in descendants(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                m = re.search(r"VmHWM:\s+(\d+)", f.read())
+            total += int(m.group(1)) if m else 0
+        except OSError:
+            pass
+    return total
+
+
+def parse_wrk(out):
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+    p99_ms = float(m.group(1)) * scale[m.group(2)] if m else float("nan")
+    errors = re.search(r"Socket errors: (.*)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, total, p99_ms, (errors.group(1) if errors else ""), int(non2xx.group(1)) if non2xx else 0
+
+
+class Server:
+    def __init__(self, name, argv, port, cwd=None):
+        self.name, self.port = name, port
+        self.proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_listening(port, self.proc)
+
+    def stop(self):
+        self.rss = peak_rss_kib(self.proc.pid)
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def nginx_config(tmp, root, port, workers):
+    conf = os.path.join(tmp, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""
+worker_processes {workers};
+daemon off;
+master_process on;
+user root;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_requests 100000;
+    keepalive_timeout 65;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    types {{ text/html html; application/octet-stream bin; }}
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        root {root};
+    }}
+}}
+""")
+    return conf
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 2,
+                    help="nginx workers (portico uses a thread per connection)")
+    ap.add_argument("--quick", action="store_true", help="1 round of 2 s, for a smoke test")
+    ap.add_argument("--no-build", action="store_true")
+    args = ap.parse_args()
+    if args.quick:
+        args.duration, args.rounds = 2, 1
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed (apt-get install wrk)")
+
+    if not args.no_build:
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "portico", "-p", "portico-wasi"],
+                       cwd=ROOT, check=True)
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    binaries = {
+        "portico": os.path.join(target, "release", "portico"),
+        "portico-wasi": os.path.join(target, "release", "portico-wasi"),
+    }
+
+    tmp = tempfile.mkdtemp(prefix="portico-load-")
+    os.chmod(tmp, 0o755)
+    root = os.path.join(tmp, "root")
+    os.mkdir(root)
+    with open(os.path.join(root, "1k.html"), "w") as f:
+        f.write("<!DOCTYPE html><title>1k</title>" + "x" * (1024 - 32))
+    for name, size in [("100k.bin", 100 * 1024), ("10m.bin", 10 * 1024 * 1024)]:
+        with open(os.path.join(root, name), "wb") as f:
+            f.write(os.urandom(size))
+
+    servers = []
+    try:
+        for name, binary in binaries.items():
+            port = free_port()
+            servers.append(Server(name, [binary, "-q", "-p", str(port), "--max-connections", "4096", root], port))
+        if shutil.which("nginx"):
+            port = free_port()
+            for d in ["body", "proxy", "fastcgi", "uwsgi", "scgi"]:
+                os.makedirs(os.path.join(tmp, d), exist_ok=True)
+            conf = nginx_config(tmp, root, port, args.threads)
+            servers.append(Server("nginx", ["nginx", "-c", conf, "-p", tmp], port))
+        else:
+            print("nginx is not installed: no nginx column (apt-get install nginx-light)", file=sys.stderr)
+
+        results = {}  # (scenario, server) -> list of (rps, p99, cpu_us)
+        for r in range(args.rounds):
+            for scenario, path, conns, extra in SCENARIOS:
+                for server in servers:
+                    before = cpu_seconds(server.proc.pid)
+                    out = subprocess.run(
+                        ["wrk", "-t", "1", "-c", str(conns), "-d", f"{args.duration}s", "--latency",
+                         "--timeout", "5s", *extra, f"http://127.0.0.1:{server.port}/{path}"],
+                        capture_output=True, text=True, timeout=args.duration + 30).stdout
+                    cpu = cpu_seconds(server.proc.pid) - before
+                    rps, total, p99, errors, non2xx = parse_wrk(out)
+                    cpu_us = cpu / total * 1e6 if total else float("nan")
+                    results.setdefault((scenario, server.name), []).append((rps, p99, cpu_us))
+                    note = f" errors: {errors}" if errors else ""
+                    note += f" non-2xx: {non2xx}" if non2xx else ""
+                    print(f"round {r + 1} {scenario:<24} {server.name:<13} {rps:>10.0f} req/s "
+                          f"p99 {p99:>8.2f} ms  cpu {cpu_us:>8.1f} µs/req{note}", flush=True)
+    finally:
+        for server in servers:
+            server.stop()
+
+    names = [s.name for s in servers]
+    med = lambda xs: statistics.median(xs)
+    print()
+    print(f"wrk -t1, {args.duration}s per run, {args.rounds} interleaved round(s); medians; "
+          f"ratio = server / nginx in the same rounds (req/s: higher is better; cpu: lower is better)")
+    header = f"{'scenario':<24} {'server':<13} {'req/s':>10} {'p99 ms':>8} {'cpu µs/req':>11}"
+    if "nginx" in names:
+        header += f" {'req/s ratio':>11} {'cpu ratio':>9}"
+    print(header)
+    for scenario, *_ in SCENARIOS:
+        base = results.get((scenario, "nginx"))
+        for name in names:
+            rows = results[(scenario, name)]
+            rps, p99, cpu = (med([row[i] for row in rows]) for i in range(3))
+            line = f"{scenario:<24} {name:<13} {rps:>10.0f} {p99:>8.2f} {cpu:>11.1f}"
+            if base:
+                # Ratio per round, then the median: both servers saw the same noise.
+                rr = med([a[0] / b[0] for a, b in zip(rows, base)])
+                cr = med([a[2] / b[2] for a, b in zip(rows, base)])
+                line += f" {rr:>11.2f} {cr:>9.2f}"
+            print(line)
+    print()
+    print(f"{'server':<13} {'peak RSS':>10}")
+    for server in servers:
+        print(f"{server.name:<13} {server.rss / 1024:>8.1f} MiB")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
