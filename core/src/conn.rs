@@ -3,12 +3,12 @@
 //! bodies, and says when the connection must close.
 
 use crate::parse::chunked::{self, Phase};
-use crate::parse::{Parsed, parse_request};
+use crate::parse::{Parsed, is_head_request, parse_request};
 use crate::request::Framing;
-use crate::{ProtocolError, Request};
+use crate::{Rejection, Request};
 
 /// Size limits on what a client may send. Each has a status code when
-/// exceeded; see [`ProtocolError`].
+/// exceeded; see [`crate::ProtocolError`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Limits {
     /// The longest request head, request-line and header fields together,
@@ -49,7 +49,7 @@ pub enum Event<'b> {
     Request(Request<'b>),
     /// The bytes are not an acceptable request: answer with
     /// [`crate::error_response`] and close.
-    Reject(ProtocolError),
+    Reject(Rejection),
     /// Close without writing anything more: the last response said so,
     /// or a request body broke its framing after its response went out.
     Close,
@@ -151,7 +151,7 @@ impl Connection {
             }
             Err(error) => {
                 self.state = State::Closed;
-                Event::Reject(error)
+                Event::Reject(Rejection { error, head_request: is_head_request(buf) })
             }
         }
     }

@@ -64,6 +64,22 @@ impl ProtocolError {
     }
 }
 
+/// A request the connection refused, with what its answer must know.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Rejection {
+    /// Why it was refused.
+    pub error: ProtocolError,
+    /// The request began `HEAD `: its answer has no body (RFC 9110 §9.3.2),
+    /// even when the rest of the request was malformed.
+    pub head_request: bool,
+}
+
+impl From<ProtocolError> for Rejection {
+    fn from(error: ProtocolError) -> Self {
+        Self { error, head_request: false }
+    }
+}
+
 impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.reason(), self.status())

@@ -64,7 +64,7 @@ mod request;
 mod respond;
 
 pub use conn::{Connection, Event, Limits, STATE_LEN};
-pub use error::ProtocolError;
+pub use error::{ProtocolError, Rejection};
 pub use lookup::{FileInfo, FileLookup, Lookup, MemoryLookup};
 pub use parse::{Parsed, parse_request};
 pub use path::{PathError, SafePath};

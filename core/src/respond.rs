@@ -8,7 +8,7 @@ use httpdate::HttpDate;
 
 use crate::lookup::{FileInfo, FileLookup, Lookup};
 use crate::request::{Method, Version};
-use crate::{ProtocolError, Request, SafePath};
+use crate::{Rejection, Request, SafePath};
 
 /// The body of a response, described rather than carried: the host writes
 /// it after [`Response::head`].
@@ -163,10 +163,14 @@ pub fn respond<L: FileLookup>(
     }
 }
 
-/// The answer to a request the connection refused. It closes the
-/// connection.
-pub fn error_response<H>(error: ProtocolError, now: SystemTime) -> Response<H> {
-    Out::closing(now).page(error.status(), error.reason())
+/// The answer to a request the connection refused (a [`Rejection`], or
+/// just a [`crate::ProtocolError`] such as a host's
+/// [`crate::ProtocolError::Timeout`]).
+/// It closes the connection.
+pub fn error_response<H>(rejection: impl Into<Rejection>, now: SystemTime) -> Response<H> {
+    let rejection = rejection.into();
+    let out = Out { head_only: rejection.head_request, ..Out::closing(now) };
+    out.page(rejection.error.status(), rejection.error.reason())
 }
 
 /// A generated error page with this status that closes the connection,

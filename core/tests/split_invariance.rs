@@ -105,7 +105,7 @@ fn pump(conn: &mut Connection, buf: &mut Vec<u8>, seen: &mut Vec<Seen>, restore:
                 buf.drain(..n);
                 seen.push(Seen::Request(summary));
             }
-            Event::Reject(error) => {
+            Event::Reject(portico_core::Rejection { error, .. }) => {
                 seen.push(Seen::Reject(error));
                 return true;
             }

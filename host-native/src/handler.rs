@@ -142,7 +142,9 @@ impl Handler for NativeHandler {
                 let response = respond(&request, &self.root, now);
                 Step::Respond(Reply::from_core(request.head_len(), response))
             }
-            Event::Reject(error) => Step::Respond(Reply::from_core(0, error_response(error, now))),
+            Event::Reject(rejection) => {
+                Step::Respond(Reply::from_core(0, error_response(rejection, now)))
+            }
             Event::Close => Step::Close,
         }
     }

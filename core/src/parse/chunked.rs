@@ -4,11 +4,13 @@
 //! chunked-body = *chunk last-chunk trailer-section CRLF
 
 use nom::Parser;
-use nom::bytes::streaming::{take_while, take_while1};
+use nom::branch::alt;
+use nom::bytes::streaming::take_while1;
 use nom::character::streaming::char;
-use nom::combinator::opt;
+use nom::combinator::{map, opt};
+use nom::multi::many0;
 
-use super::grammar::{PResult, eol, fail, field_line, is_field_byte, ows, section_end};
+use super::grammar::{PResult, eol, fail, field_line, is_field_byte, ows, section_end, token};
 use crate::ProtocolError;
 
 /// A size line or trailer line longer than this is refused. Chunk
@@ -58,21 +60,58 @@ fn hex_value(d: u8) -> u8 {
     }
 }
 
-/// chunk-size [ chunk-ext ] CRLF, where
+/// quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE (RFC 9110 §5.6.4)
+fn quoted_string(i: &[u8]) -> PResult<'_, ()> {
+    let (mut i, _) = char('"')(i)?;
+    loop {
+        match i {
+            [] | [b'\\'] => return Err(nom::Err::Incomplete(nom::Needed::new(1))),
+            [b'"', rest @ ..] => return Ok((rest, ())),
+            [b'\\', escaped, rest @ ..] if is_field_byte(*escaped) => i = rest,
+            [b, rest @ ..] if is_field_byte(*b) && *b != b'\\' => i = rest,
+            _ => return fail(ProtocolError::BadFraming),
+        }
+    }
+}
+
 /// chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+/// chunk-ext-name = token; chunk-ext-val = token / quoted-string
 ///
-/// Extensions are skipped, not interpreted; whitespace after the size is
-/// only allowed before a `;`.
+/// Checked, then ignored (§7.1.1): a malformed extension is a framing
+/// error, as a front end that reads it differently would frame the body
+/// differently.
+fn chunk_ext(i: &[u8]) -> PResult<'_, ()> {
+    let value = alt((map(token, |_| ()), quoted_string));
+    let (i, _) = (ows, char(';'), ows, token, opt((ows, char('='), ows, value))).parse(i)?;
+    Ok((i, ()))
+}
+
+/// chunk-size [ chunk-ext ] CRLF
 fn size_line(i: &[u8]) -> PResult<'_, u64> {
     let (i, size) = chunk_size(i)?;
-    let (i, _) = opt((ows, char(';'), take_while(is_field_byte))).parse(i)?;
+    let (i, _) = many0(chunk_ext).parse(i)?;
     let (i, ()) = eol(i)?;
     Ok((i, size))
+}
+
+/// RFC 9112 lets a recipient take a bare LF as a line end only in the
+/// start-line and header fields (§2.2); chunked framing needs CRLF (§7.1).
+/// A bare LF there is how requests are smuggled past a front end that
+/// reads it another way, so it is a framing error.
+fn bare_lf(line: &[u8]) -> bool {
+    match line.iter().position(|&b| b == b'\n') {
+        Some(0) => true,
+        Some(at) => line[at - 1] != b'\r',
+        None => false,
+    }
 }
 
 /// Decode the next unit of a chunked body from the start of `buf`.
 pub(crate) fn step(phase: Phase, buf: &[u8]) -> Result<Step, ProtocolError> {
     let window = &buf[..buf.len().min(MAX_LINE)];
+    if bare_lf(window) {
+        return Err(ProtocolError::BadFraming);
+    }
     let parsed = match phase {
         Phase::Data(remaining) => return Ok(skip_data(remaining, buf)),
         Phase::Size => size_line(window).map(|(rest, size)| {

@@ -11,6 +11,13 @@ mod semantics;
 
 use crate::{Limits, ProtocolError, Request};
 
+/// True if `buf`, after any empty lines, starts with the `HEAD` method:
+/// even a malformed HEAD request must get an answer without a body.
+pub(crate) fn is_head_request(buf: &[u8]) -> bool {
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(buf.len());
+    buf[start..].starts_with(b"HEAD ")
+}
+
 /// The outcome of looking at a buffer that may hold a request head.
 #[derive(Clone, PartialEq, Eq, Debug)]
 #[must_use]

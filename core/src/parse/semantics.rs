@@ -50,15 +50,39 @@ fn check_host(version: Version, headers: &[Header<'_>]) -> Result<(), ProtocolEr
     }
     match first {
         None if version == Version::Http11 => Err(ProtocolError::BadHost),
-        Some(host) if !host.value.iter().all(|&b| is_host_byte(b)) => Err(ProtocolError::BadHost),
+        Some(host) if !valid_host(host.value) => Err(ProtocolError::BadHost),
         _ => Ok(()),
     }
 }
 
-/// Host = uri-host [ ":" port ]: unreserved, pct-encoded, sub-delims, and
-/// the brackets and colons of an IP literal.
-fn is_host_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(&b)
+/// Host = uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2), where
+/// uri-host is an IP-literal in brackets or a reg-name / IPv4 address, and
+/// port = *DIGIT. Empty is allowed (RFC 9112 §3.2).
+fn valid_host(value: &[u8]) -> bool {
+    let (host, port) = match value.strip_prefix(b"[") {
+        Some(literal) => match literal.iter().position(|&b| b == b']') {
+            Some(end) => {
+                let inside = &literal[..end];
+                let ip_char = |b: &u8| b.is_ascii_hexdigit() || b":.".contains(b);
+                if inside.is_empty() || !inside.iter().all(ip_char) {
+                    return false;
+                }
+                (&[][..], &literal[end + 1..])
+            }
+            None => return false,
+        },
+        None => {
+            let end = value.iter().position(|&b| b == b':').unwrap_or(value.len());
+            value.split_at(end)
+        }
+    };
+    let reg_name = |b: &u8| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(b);
+    let port_ok = match port {
+        [] => true,
+        [b':', digits @ ..] => digits.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    host.iter().all(reg_name) && port_ok
 }
 
 /// RFC 9112 §6.1 and §6.3: how long the body is, or why nobody can tell.
@@ -79,18 +103,17 @@ fn framing(
         if version == Version::Http10 || lengths.peek().is_some() {
             return Err(ProtocolError::BadFraming);
         }
-        let mut chunked_seen = false;
-        for coding in codings.flat_map(list_elements) {
-            if !coding.eq_ignore_ascii_case(b"chunked") {
-                return Err(ProtocolError::UnknownTransferCoding);
-            }
-            // §6.3 item 4: chunked must be final, and applied only once.
-            if chunked_seen {
-                return Err(ProtocolError::BadFraming);
-            }
-            chunked_seen = true;
-        }
-        return if chunked_seen { Ok(Framing::Chunked) } else { Err(ProtocolError::BadFraming) };
+        let codings: Vec<&[u8]> = codings.flat_map(list_elements).collect();
+        let is_chunked = |c: &&[u8]| c.eq_ignore_ascii_case(b"chunked");
+        return match codings.split_last() {
+            None => Err(ProtocolError::BadFraming),
+            // §6.3 item 4: chunked anywhere but last (or twice) leaves the
+            // length unknowable: 400, whatever the other codings are.
+            Some((_, before)) if before.iter().any(is_chunked) => Err(ProtocolError::BadFraming),
+            // §6.1: any other coding is one portico does not implement.
+            Some((last, before)) if is_chunked(last) && before.is_empty() => Ok(Framing::Chunked),
+            Some(_) => Err(ProtocolError::UnknownTransferCoding),
+        };
     }
 
     // §6.3 item 5 and RFC 9110 §8.6: several identical values (in one

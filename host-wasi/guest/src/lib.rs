@@ -128,7 +128,9 @@ pub fn step(state: &[u8; STATE_LEN], input: &[u8], now: SystemTime) -> Vec<u8> {
             let response = respond(&request, &WasiRoot, now);
             encode(ACTION_RESPOND, request.head_len(), Some(response), &conn)
         }
-        Event::Reject(error) => encode(ACTION_RESPOND, 0, Some(error_response(error, now)), &conn),
+        Event::Reject(rejection) => {
+            encode(ACTION_RESPOND, 0, Some(error_response(rejection, now)), &conn)
+        }
         Event::Close => encode(ACTION_CLOSE, 0, None, &conn),
     }
 }

@@ -1,0 +1,125 @@
+//! The fuzz targets' invariants, under `cargo test` on stable.
+//!
+//! Every file of `fuzz/corpus/<target>/` (the committed corpus) and of
+//! `fuzz/artifacts/<target>/` (crashes libFuzzer saved, if any) goes
+//! through the check its target runs, so a change that breaks what fuzzing
+//! once established fails here without libFuzzer or nightly (as
+//! x509-parser's `tests/run_all_fuzz_files.rs`). The checks are the fuzz
+//! crate's own, included from `fuzz/src/lib.rs`.
+//!
+//! Every crash fuzzing finds also becomes a test here, named after what
+//! broke, with its bytes inline (none yet: no target has crashed).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[allow(unreachable_pub)]
+#[path = "../../fuzz/src/lib.rs"]
+mod invariants;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
+}
+
+/// The check a target runs, by its directory name.
+fn check_for(target: &str) -> invariants::Check {
+    match invariants::TARGETS.iter().find(|(name, _)| *name == target) {
+        Some(&(_, check)) => check,
+        None => panic!("fuzz/*/{target}/ belongs to no fuzz target: add it to TARGETS"),
+    }
+}
+
+/// Run every file under `fuzz/<kind>/<target>/` through its target's check,
+/// and say how many files each target had. Hidden files (libFuzzer's
+/// scratch files) are skipped. A missing `fuzz/<kind>/` is no files.
+fn replay(kind: &str) -> Vec<(String, usize)> {
+    let Ok(dirs) = std::fs::read_dir(fuzz_dir().join(kind)) else { return Vec::new() };
+    let mut counts = Vec::new();
+    let mut failed = Vec::new();
+    for dir in dirs {
+        let dir = dir.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let target = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let check = check_for(&target);
+        let mut count = 0;
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let file = file.unwrap().path();
+            if hidden(&file) || !file.is_file() {
+                continue;
+            }
+            let bytes = std::fs::read(&file).unwrap();
+            // Keep going past a failure, so one run names every failing file.
+            if catch_unwind(AssertUnwindSafe(|| check(&bytes))).is_err() {
+                failed.push(file.display().to_string());
+            }
+            count += 1;
+        }
+        counts.push((target, count));
+    }
+    assert!(failed.is_empty(), "these inputs break their target's invariant: {failed:#?}");
+    counts
+}
+
+fn hidden(path: &Path) -> bool {
+    path.file_name().is_some_and(|name| name.to_string_lossy().starts_with('.'))
+}
+
+#[test]
+fn the_committed_corpus_keeps_every_invariant() {
+    let counts = replay("corpus");
+    // Every target has a corpus, so none of them is checked vacuously.
+    for (target, _) in invariants::TARGETS {
+        let count = counts.iter().find(|(name, _)| name == target).map_or(0, |(_, n)| *n);
+        assert!(count > 0, "fuzz/corpus/{target}/ is missing or empty");
+    }
+}
+
+#[test]
+fn saved_crashes_keep_every_invariant() {
+    replay("artifacts");
+}
+
+/// The committed corpus still reaches what the invariants are about:
+/// requests, skipped bodies, refusals and closes on a connection, and
+/// heads both httparse and portico accept. Without this, a corpus that
+/// drifted into garbage would pass the replay above vacuously.
+#[test]
+fn the_corpus_reaches_every_outcome() {
+    use invariants::Seen;
+    let files = |target: &str| {
+        let dir = fuzz_dir().join("corpus").join(target);
+        let paths = std::fs::read_dir(dir).unwrap().map(|f| f.unwrap().path());
+        paths.filter(|p| !hidden(p)).map(|p| std::fs::read(p).unwrap())
+    };
+
+    let mut seen = [false; 4];
+    for input in files("connection_chunks") {
+        let input =
+            input.get(1 + usize::from(input.first().map_or(0, |c| c >> 4))..).unwrap_or(&[]);
+        for event in invariants::drive(portico_core::Limits::default(), [input], false) {
+            match event {
+                Seen::Request(_) => seen[0] = true,
+                Seen::Discard(_) => seen[1] = true,
+                Seen::Reject(_) => seen[2] = true,
+                Seen::Close => seen[3] = true,
+                Seen::End { .. } => {}
+            }
+        }
+    }
+    assert_eq!(seen, [true; 4], "requests, discards, rejects, closes");
+
+    let both_complete = files("differential_httparse")
+        .filter(|input| {
+            let mut slots = [httparse::EMPTY_HEADER; 100];
+            let theirs = httparse::Request::new(&mut slots).parse(input);
+            let ours = portico_core::parse_request(input, &portico_core::Limits::default());
+            matches!(theirs, Ok(httparse::Status::Complete(_)))
+                && matches!(ours, Ok(portico_core::Parsed::Complete(_)))
+        })
+        .count();
+    assert!(both_complete >= 50, "only {both_complete} heads both parsers accept");
+}
