@@ -165,9 +165,11 @@ def main():
                     help="nginx workers (portico uses a thread per connection)")
     ap.add_argument("--quick", action="store_true", help="1 round of 2 s, for a smoke test")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--only", default="", help="run only scenarios whose name contains this")
     args = ap.parse_args()
     if args.quick:
         args.duration, args.rounds = 2, 1
+    scenarios = [s for s in SCENARIOS if args.only.lower() in s[0].lower()]
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")
 
@@ -206,7 +208,7 @@ def main():
 
         results = {}  # (scenario, server) -> list of (rps, p99, cpu_us)
         for r in range(args.rounds):
-            for scenario, path, conns, extra in SCENARIOS:
+            for scenario, path, conns, extra in scenarios:
                 for server in servers:
                     before = cpu_seconds(server.proc.pid)
                     out = subprocess.run(
@@ -234,7 +236,7 @@ def main():
     if "nginx" in names:
         header += f" {'req/s ratio':>11} {'cpu ratio':>9}"
     print(header)
-    for scenario, *_ in SCENARIOS:
+    for scenario, *_ in scenarios:
         base = results.get((scenario, "nginx"))
         for name in names:
             rows = results[(scenario, name)]

@@ -36,6 +36,9 @@ pub(crate) fn serve<H: Handler>(
     let (mut start, mut end) = (0, 0);
     // When the request head now being received must be complete.
     let mut head_deadline: Option<Instant> = None;
+    // The socket's read timeout as last set: setting it costs a syscall,
+    // and it rarely changes between requests.
+    let mut read_timeout: Option<Duration> = None;
 
     loop {
         let now = SystemTime::now();
@@ -60,7 +63,7 @@ pub(crate) fn serve<H: Handler>(
                 } else {
                     config.idle_timeout
                 };
-                match read_some(&mut stream, &mut buf[end..], timeout) {
+                match read_some(&mut stream, &mut buf[end..], timeout, &mut read_timeout) {
                     Ok(0) => return,
                     Ok(n) => end += n,
                     Err(error) if is_timeout(&error) && awaiting_head && end > 0 => {
@@ -102,12 +105,20 @@ pub(crate) fn serve<H: Handler>(
     }
 }
 
-fn read_some(stream: &mut TcpStream, into: &mut [u8], timeout: Duration) -> io::Result<usize> {
+fn read_some(
+    stream: &mut TcpStream,
+    into: &mut [u8],
+    timeout: Duration,
+    current: &mut Option<Duration>,
+) -> io::Result<usize> {
     // A zero timeout means "none" to the socket API: the deadline passed.
     if timeout.is_zero() {
         return Err(io::ErrorKind::TimedOut.into());
     }
-    stream.set_read_timeout(Some(timeout))?;
+    if *current != Some(timeout) {
+        stream.set_read_timeout(Some(timeout))?;
+        *current = Some(timeout);
+    }
     loop {
         match stream.read(into) {
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
@@ -190,7 +201,7 @@ fn linger(mut stream: TcpStream) {
     let mut drained = 0;
     while drained < LINGER_BYTES {
         let left = deadline.saturating_duration_since(Instant::now());
-        match read_some(&mut stream, &mut scratch, left) {
+        match read_some(&mut stream, &mut scratch, left, &mut None) {
             Ok(0) | Err(_) => return,
             Ok(n) => drained += n,
         }
