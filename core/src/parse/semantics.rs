@@ -13,9 +13,14 @@ pub(super) fn check<'b>(
 ) -> Result<Request<'b>, ProtocolError> {
     let method = Method::from_token(raw.method);
     let form = target_form(raw.method, raw.target)?;
-    check_host(raw.version, &raw.headers)?;
-    let framing = framing(raw.version, &raw.headers, limits)?;
-    let keep_alive = persists(raw.version, &raw.headers, framing);
+    let fields = Fields::scan(&raw.headers);
+    check_host(raw.version, &fields)?;
+    let framing = if fields.transfer_encoding || fields.content_length {
+        framing(raw.version, &raw.headers, limits)?
+    } else {
+        Framing::None
+    };
+    let keep_alive = persists(raw.version, &raw.headers, &fields, framing);
     Ok(Request {
         method,
         target: raw.target,
@@ -26,6 +31,45 @@ pub(super) fn check<'b>(
         framing,
         keep_alive,
     })
+}
+
+/// The header fields the rules below depend on, found in one pass: most
+/// requests have none but `Host` (and `Connection`), so the other rules
+/// need not look at the fields again.
+#[derive(Default)]
+struct Fields<'b> {
+    hosts: usize,
+    host: Option<&'b [u8]>,
+    transfer_encoding: bool,
+    content_length: bool,
+    connection: bool,
+    expect_continue: bool,
+}
+
+impl<'b> Fields<'b> {
+    fn scan(headers: &[Header<'b>]) -> Self {
+        let mut fields = Self::default();
+        for header in headers {
+            let name = header.name.as_bytes();
+            // The length first: one compare rules out almost every field.
+            match name.len() {
+                4 if name.eq_ignore_ascii_case(b"host") => {
+                    fields.hosts += 1;
+                    fields.host.get_or_insert(header.value);
+                }
+                6 if name.eq_ignore_ascii_case(b"expect") => {
+                    fields.expect_continue |= header.value.eq_ignore_ascii_case(b"100-continue");
+                }
+                10 if name.eq_ignore_ascii_case(b"connection") => fields.connection = true,
+                14 if name.eq_ignore_ascii_case(b"content-length") => fields.content_length = true,
+                17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                    fields.transfer_encoding = true;
+                }
+                _ => {}
+            }
+        }
+        fields
+    }
 }
 
 /// RFC 9112 §3.2: asterisk-form only for OPTIONS, authority-form only for
@@ -42,15 +86,13 @@ fn target_form<'b>(method: &str, target: &'b str) -> Result<Target<'b>, Protocol
 
 /// RFC 9112 §3.2: an HTTP/1.1 request without exactly one `Host`, or any
 /// request with more than one or with an invalid value, gets a 400.
-fn check_host(version: Version, headers: &[Header<'_>]) -> Result<(), ProtocolError> {
-    let mut hosts = headers.iter().filter(|h| h.name.eq_ignore_ascii_case("host"));
-    let first = hosts.next();
-    if hosts.next().is_some() {
+fn check_host(version: Version, fields: &Fields<'_>) -> Result<(), ProtocolError> {
+    if fields.hosts > 1 {
         return Err(ProtocolError::BadHost);
     }
-    match first {
+    match fields.host {
         None if version == Version::Http11 => Err(ProtocolError::BadHost),
-        Some(host) if !valid_host(host.value) => Err(ProtocolError::BadHost),
+        Some(host) if !valid_host(host) => Err(ProtocolError::BadHost),
         _ => Ok(()),
     }
 }
@@ -166,7 +208,16 @@ fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// A request that announced a body and waits for `100 Continue` will not be
 /// sent its body (portico reads none), so its connection cannot be reused
 /// without guessing what the client did (RFC 9110 §10.1.1).
-fn persists(version: Version, headers: &[Header<'_>], framing: Framing) -> bool {
+fn persists(
+    version: Version,
+    headers: &[Header<'_>],
+    fields: &Fields<'_>,
+    framing: Framing,
+) -> bool {
+    let awaits_continue = framing != Framing::None && fields.expect_continue;
+    if !fields.connection {
+        return version == Version::Http11 && !awaits_continue;
+    }
     let mut options = headers
         .iter()
         .filter(|h| h.name.eq_ignore_ascii_case("connection"))
@@ -182,9 +233,5 @@ fn persists(version: Version, headers: &[Header<'_>], framing: Framing) -> bool 
             keep && !close
         }
     };
-    let awaits_continue = framing != Framing::None
-        && headers.iter().any(|h| {
-            h.name.eq_ignore_ascii_case("expect") && h.value.eq_ignore_ascii_case(b"100-continue")
-        });
     persistent && !awaits_continue
 }
