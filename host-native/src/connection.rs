@@ -3,6 +3,7 @@
 
 use std::io::{self, Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use portico_core::{ProtocolError, error_response};
@@ -20,16 +21,16 @@ const LINGER_TIME: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 1 << 20;
 
 pub(crate) fn serve<H: Handler>(
-    mut stream: TcpStream,
+    stream: Arc<TcpStream>,
     peer: SocketAddr,
     handler: &H,
     config: &Config,
     shared: &Shared,
 ) {
-    // Responses go out as soon as they are written: no Nagle delay
-    // between a head and its body, or after the last small packet.
-    let _ = stream.set_nodelay(true);
-    let _ = stream.set_write_timeout(Some(config.write_timeout));
+    // TCP_NODELAY, the write timeout and the idle read timeout were set on
+    // the listener, and accepted sockets inherit them on Linux: three
+    // system calls a connection saved (see `server::listen`).
+    let stream: &TcpStream = &stream;
     let peer = peer.ip().to_canonical();
     let mut conn = handler.connect();
     let mut buf = vec![0u8; handler.buffer_size().max(1024)];
@@ -38,7 +39,7 @@ pub(crate) fn serve<H: Handler>(
     let mut head_deadline: Option<Instant> = None;
     // The socket's read timeout as last set: setting it costs a syscall,
     // and it rarely changes between requests.
-    let mut read_timeout: Option<Duration> = None;
+    let mut read_timeout = Some(config.idle_timeout);
 
     loop {
         let now = SystemTime::now();
@@ -63,13 +64,13 @@ pub(crate) fn serve<H: Handler>(
                 } else {
                     config.idle_timeout
                 };
-                match read_some(&mut stream, &mut buf[end..], timeout, &mut read_timeout) {
+                match read_some(stream, &mut buf[end..], timeout, &mut read_timeout) {
                     Ok(0) => return,
                     Ok(n) => end += n,
                     Err(error) if is_timeout(&error) && awaiting_head && end > 0 => {
                         let reply =
                             Reply::from_core(0, error_response(ProtocolError::Timeout, now));
-                        let _ = write_reply(&mut stream, reply.head, reply.body);
+                        let _ = write_reply(stream, reply.head, reply.body);
                         if config.access_log {
                             access_log::log(peer, now, &buf[..end], 408, 0);
                         }
@@ -83,7 +84,7 @@ pub(crate) fn serve<H: Handler>(
                 let request_line = &buf[start..end];
                 let (status, keep_alive) = (reply.status, reply.keep_alive);
                 let consumed = reply.consumed.min(end - start);
-                let result = write_reply(&mut stream, reply.head, reply.body);
+                let result = write_reply(stream, reply.head, reply.body);
                 if config.access_log {
                     let sent = result.as_ref().map_or(0, |n| *n);
                     access_log::log(peer, now, request_line, status, sent);
@@ -106,7 +107,7 @@ pub(crate) fn serve<H: Handler>(
 }
 
 fn read_some(
-    stream: &mut TcpStream,
+    mut stream: &TcpStream,
     into: &mut [u8],
     timeout: Duration,
     current: &mut Option<Duration>,
@@ -134,7 +135,7 @@ fn is_timeout(error: &io::Error) -> bool {
 /// Write a head and its body; returns the body bytes sent. A file that
 /// ends before the promised length is an error: the connection must close
 /// rather than leave the client waiting for bytes that will not come.
-fn write_reply(stream: &mut TcpStream, head: Vec<u8>, body: HostBody) -> io::Result<u64> {
+fn write_reply(mut stream: &TcpStream, head: Vec<u8>, body: HostBody) -> io::Result<u64> {
     match body {
         HostBody::Empty => stream.write_all(&head).map(|()| 0),
         HostBody::Bytes(bytes) => {
@@ -192,7 +193,7 @@ fn send_more(stream: &TcpStream, mut head: &[u8]) -> io::Result<()> {
 }
 
 /// Close after the last response without losing it (see [`LINGER_TIME`]).
-fn linger(mut stream: TcpStream) {
+fn linger(stream: &TcpStream) {
     if stream.shutdown(Shutdown::Write).is_err() {
         return;
     }
@@ -201,7 +202,7 @@ fn linger(mut stream: TcpStream) {
     let mut drained = 0;
     while drained < LINGER_BYTES {
         let left = deadline.saturating_duration_since(Instant::now());
-        match read_some(&mut stream, &mut scratch, left, &mut None) {
+        match read_some(stream, &mut scratch, left, &mut None) {
             Ok(0) | Err(_) => return,
             Ok(n) => drained += n,
         }

@@ -67,7 +67,7 @@ pub struct Server<H> {
 /// An accepted connection waiting for a thread.
 #[derive(Debug)]
 struct Job {
-    stream: TcpStream,
+    stream: Arc<TcpStream>,
     peer: SocketAddr,
     registration: Registration,
 }
@@ -130,7 +130,7 @@ impl Workers {
 pub(crate) struct Shared {
     stopping: AtomicBool,
     /// Every open connection, so shutdown can wake the idle ones.
-    open: Mutex<HashMap<u64, TcpStream>>,
+    open: Mutex<HashMap<u64, Arc<TcpStream>>>,
     drained: Condvar,
     next_id: AtomicU64,
 }
@@ -161,7 +161,7 @@ impl ShutdownHandle {
 impl<H: Handler> Server<H> {
     /// Listen on `addr` (port 0 picks a free port).
     pub fn bind(addr: SocketAddr, handler: H, config: Config) -> anyhow::Result<Self> {
-        let listener = listen(addr).map_err(|e| bind_error(addr, e))?;
+        let listener = listen(addr, &config).map_err(|e| bind_error(addr, e))?;
         Ok(Self {
             listener,
             handler: Arc::new(handler),
@@ -208,17 +208,17 @@ impl<H: Handler> Server<H> {
 
     fn admit(&self, stream: TcpStream, peer: SocketAddr) {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        {
+        let stream = {
             let mut open = self.shared.open.lock().unwrap_or_else(PoisonError::into_inner);
             if open.len() >= self.config.max_connections {
                 drop(open);
                 return refuse(stream, peer, self.config.access_log);
             }
-            match stream.try_clone() {
-                Ok(clone) => open.insert(id, clone),
-                Err(_) => return refuse(stream, peer, self.config.access_log),
-            };
-        }
+            // Shared with the open set, so shutdown can wake it.
+            let stream = Arc::new(stream);
+            open.insert(id, Arc::clone(&stream));
+            stream
+        };
         let registration = Registration { shared: Arc::clone(&self.shared), id };
         let Some(job) = self.workers.offer(Job { stream, peer, registration }) else { return };
         let handler = Arc::clone(&self.handler);
@@ -278,10 +278,18 @@ impl Drop for Registration {
     }
 }
 
-fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+fn listen(addr: SocketAddr, config: &Config) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     // Restarting the server must not wait out TIME_WAIT on its port.
     socket.set_reuse_address(true)?;
+    // Set once here, inherited by every accepted socket on Linux (which
+    // portico needs anyway for MSG_MORE and sendfile): responses go out as
+    // soon as written (no Nagle delay between a head and its body), a
+    // client that stops reading fails a write after `write_timeout`, and
+    // the first read waits at most `idle_timeout`.
+    socket.set_tcp_nodelay(true)?;
+    socket.set_write_timeout(Some(config.write_timeout))?;
+    socket.set_read_timeout(Some(config.idle_timeout))?;
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
     Ok(socket.into())
