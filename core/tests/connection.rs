@@ -410,3 +410,40 @@ fn connection_is_copy_and_resumes_from_a_copy() {
     assert_eq!(seen[0], Seen::Discard(2));
     assert!(matches!(seen[1], Seen::Request { .. }));
 }
+
+/// Found by fuzzing (connection_chunks): the bare-LF check on chunked
+/// framing lines also ran on chunk data, so a data piece that began with
+/// LF closed the connection when the bytes arrived in small reads, but
+/// not when they arrived at once.
+#[test]
+fn chunk_data_may_start_with_lf_in_any_split() {
+    let post = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let body = b"3\r\n\nab\r\n0\r\n\r\n";
+    let input = [post.as_bytes(), body, get("/n").as_bytes()].concat();
+    let whole = events(&input);
+    assert_eq!(whole.last(), Some(&Seen::NeedMore), "{whole:?}");
+    assert!(whole.contains(&req("/n", get("/n").len(), true)), "{whole:?}");
+    for piece in 1..input.len() {
+        let mut conn = Connection::default();
+        let mut buf = Vec::new();
+        let mut closed = false;
+        for chunk in input.chunks(piece) {
+            buf.extend_from_slice(chunk);
+            loop {
+                match conn.poll(&buf) {
+                    Event::NeedMore => break,
+                    Event::Discard(n) => drop(buf.drain(..n)),
+                    Event::Request(r) => {
+                        let n = r.head_len();
+                        buf.drain(..n);
+                    }
+                    Event::Reject(_) | Event::Close => {
+                        closed = true;
+                        break;
+                    }
+                }
+            }
+        }
+        assert!(!closed, "closed when fed in pieces of {piece}");
+    }
+}

@@ -108,27 +108,18 @@ fn bare_lf(line: &[u8]) -> bool {
 
 /// Decode the next unit of a chunked body from the start of `buf`.
 pub(crate) fn step(phase: Phase, buf: &[u8]) -> Result<Step, ProtocolError> {
+    let line: fn(&[u8]) -> PResult<'_, Step> = match phase {
+        // Chunk data is opaque: any byte, LF included.
+        Phase::Data(remaining) => return Ok(skip_data(remaining, buf)),
+        Phase::Size => size_step,
+        Phase::DataEnd => data_end_step,
+        Phase::Trailer => trailer_step,
+    };
     let window = &buf[..buf.len().min(MAX_LINE)];
     if bare_lf(window) {
         return Err(ProtocolError::BadFraming);
     }
-    let parsed = match phase {
-        Phase::Data(remaining) => return Ok(skip_data(remaining, buf)),
-        Phase::Size => size_line(window).map(|(rest, size)| {
-            let next = if size == 0 { Phase::Trailer } else { Phase::Data(size) };
-            (rest, Step::Advance { consumed: 0, next, data: size })
-        }),
-        Phase::DataEnd => eol(window)
-            .map(|(rest, ())| (rest, Step::Advance { consumed: 0, next: Phase::Size, data: 0 })),
-        Phase::Trailer => section_end(window).and_then(|(rest, ended)| {
-            if ended {
-                Ok((rest, Step::Done { consumed: 0 }))
-            } else {
-                let (rest, _) = field_line(rest)?;
-                Ok((rest, Step::Advance { consumed: 0, next: Phase::Trailer, data: 0 }))
-            }
-        }),
-    };
+    let parsed = line(window);
     match parsed {
         Ok((rest, step)) => {
             let consumed = window.len() - rest.len();
@@ -146,6 +137,29 @@ pub(crate) fn step(phase: Phase, buf: &[u8]) -> Result<Step, ProtocolError> {
             other => other,
         }),
     }
+}
+
+/// A size line: then the chunk's data, or the trailer after the last chunk.
+fn size_step(i: &[u8]) -> PResult<'_, Step> {
+    let (rest, size) = size_line(i)?;
+    let next = if size == 0 { Phase::Trailer } else { Phase::Data(size) };
+    Ok((rest, Step::Advance { consumed: 0, next, data: size }))
+}
+
+/// The CRLF after chunk-data: then the next size line.
+fn data_end_step(i: &[u8]) -> PResult<'_, Step> {
+    let (rest, ()) = eol(i)?;
+    Ok((rest, Step::Advance { consumed: 0, next: Phase::Size, data: 0 }))
+}
+
+/// trailer-section = *( field-line CRLF ), then the final CRLF.
+fn trailer_step(i: &[u8]) -> PResult<'_, Step> {
+    let (rest, ended) = section_end(i)?;
+    if ended {
+        return Ok((rest, Step::Done { consumed: 0 }));
+    }
+    let (rest, _) = field_line(rest)?;
+    Ok((rest, Step::Advance { consumed: 0, next: Phase::Trailer, data: 0 }))
 }
 
 /// chunk-data = 1*OCTET: skip what the buffer holds of it.
