@@ -10,7 +10,17 @@ fn main() {
     let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
     let workspace = manifest_dir.parent().unwrap_or(&manifest_dir).to_path_buf();
     let out_dir = PathBuf::from(env("OUT_DIR"));
-    for path in ["guest/src", "guest/Cargo.toml", "../core/src", "../core/Cargo.toml"] {
+    // Everything the guest's build reads: its sources, the core's, and the
+    // workspace files that set versions, profiles and the toolchain.
+    for path in [
+        "guest/src",
+        "guest/Cargo.toml",
+        "../core/src",
+        "../core/Cargo.toml",
+        "../Cargo.toml",
+        "../Cargo.lock",
+        "../rust-toolchain.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", manifest_dir.join(path).display());
     }
     ensure_target();

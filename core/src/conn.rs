@@ -23,8 +23,9 @@ pub struct Limits {
     pub max_headers: usize,
     /// The largest request body the server will read (and discard) to keep
     /// a connection open. A larger `Content-Length` is refused with 413
-    /// unread; a larger chunked body closes the connection. 1 MiB, as
-    /// nginx's `client_max_body_size`.
+    /// unread; a chunked body, counted as the bytes it takes on the wire
+    /// (sizes, extensions, data, trailers), closes the connection when it
+    /// goes over. 1 MiB, as nginx's `client_max_body_size`.
     pub max_body: u64,
 }
 
@@ -164,10 +165,13 @@ impl Connection {
             match chunked::step(phase, &buf[total..]) {
                 Ok(chunked::Step::NeedMore) => break,
                 Ok(chunked::Step::Advance { consumed, next, data }) => {
-                    // Trailer lines count against the limit too, or an
-                    // endless trailer section would hold the connection.
-                    let trailer = if phase == Phase::Trailer { consumed as u64 } else { 0 };
-                    received = received.saturating_add(data).saturating_add(trailer);
+                    // Every byte counts against the limit: a chunk's data
+                    // by its declared size (so a huge chunk is refused
+                    // before it is read), and the framing around it, or
+                    // long extensions or an endless trailer section would
+                    // make a body of any size out of tiny chunks.
+                    let framing = if matches!(phase, Phase::Data(_)) { 0 } else { consumed as u64 };
+                    received = received.saturating_add(data).saturating_add(framing);
                     if received > self.limits.max_body {
                         self.state = State::Closed;
                         return Event::Close;

@@ -74,6 +74,16 @@ pub struct Rejection {
     pub head_request: bool,
 }
 
+impl Rejection {
+    /// A rejection of the request whose bytes begin `input`: a host that
+    /// refuses a request itself (a 408 for a stalled head) answers a HEAD
+    /// without a body too.
+    #[must_use]
+    pub fn new(error: ProtocolError, input: &[u8]) -> Self {
+        Self { error, head_request: crate::parse::is_head_request(input) }
+    }
+}
+
 impl From<ProtocolError> for Rejection {
     fn from(error: ProtocolError) -> Self {
         Self { error, head_request: false }

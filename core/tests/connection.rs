@@ -307,23 +307,25 @@ fn chunk_size_beyond_u64_closes() {
 
 #[test]
 fn chunked_body_above_max_body_closes() {
-    let limits = Limits { max_body: 10, ..Limits::default() };
     let post = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    // A chunked body counts as the bytes it takes on the wire.
+    let body = "5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n";
+    let limits = Limits { max_body: body.len() as u64, ..Limits::default() };
 
-    // Exactly max_body bytes of chunk-data is fine.
-    let at_limit = format!("{post}5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n{}", get("/n"));
+    // Exactly max_body bytes is fine.
+    let at_limit = format!("{post}{body}{}", get("/n"));
     let seen = events_with(limits, at_limit.as_bytes());
     assert_eq!(seen[seen.len() - 2..], [req("/n", get("/n").len(), true), Seen::NeedMore]);
 
-    // One more byte closes, as soon as the chunk size announces it.
-    let over = format!("{post}5\r\nhello\r\n6\r\n");
+    // A chunk that would go over closes, as soon as its size announces it.
+    let over = format!("{post}5\r\nhello\r\n5\r\nworld\r\n8\r\n");
     assert_eq!(events_with(limits, over.as_bytes()).last(), Some(&Seen::Close));
-    let over = format!("{post}b\r\n");
+    let over = format!("{post}1a\r\n");
     assert_eq!(events_with(limits, over.as_bytes()).last(), Some(&Seen::Close));
 
     // Trailers count too, or an endless trailer section would hold the
     // connection open.
-    let trailers = format!("{post}0\r\nX-Long-Trailer: 1\r\n");
+    let trailers = format!("{post}0\r\nX-Long-Trailer: {}\r\n", "1".repeat(30));
     assert_eq!(events_with(limits, trailers.as_bytes()).last(), Some(&Seen::Close));
 }
 
@@ -446,4 +448,23 @@ fn chunk_data_may_start_with_lf_in_any_split() {
         }
         assert!(!closed, "closed when fed in pieces of {piece}");
     }
+}
+
+/// Found in review: chunk extensions were not counted against
+/// `max_body`, so 2000 one-byte chunks with 4 KB extensions made an 8 MB
+/// body that was skipped in full. Now the framing bytes count too.
+#[test]
+fn chunk_extensions_count_against_the_body_limit() {
+    let post = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let ext = "x".repeat(4000);
+    let chunk = format!("1;a=\"{ext}\"\r\nX\r\n");
+    let limits = Limits { max_body: 64 * 1024, ..Limits::default() };
+    let mut input = post.as_bytes().to_vec();
+    for _ in 0..20 {
+        input.extend_from_slice(chunk.as_bytes());
+    }
+    input.extend_from_slice(b"0\r\n\r\n");
+    input.extend_from_slice(get("/n").as_bytes());
+    let seen = events_with(limits, &input);
+    assert_eq!(seen.last(), Some(&Seen::Close), "{seen:?}");
 }

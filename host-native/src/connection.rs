@@ -6,7 +6,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use portico_core::{ProtocolError, error_response};
+use portico_core::{ProtocolError, Rejection, error_response};
 use socket2::SockRef;
 
 use crate::access_log;
@@ -68,11 +68,12 @@ pub(crate) fn serve<H: Handler>(
                     Ok(0) => return,
                     Ok(n) => end += n,
                     Err(error) if is_timeout(&error) && awaiting_head && end > 0 => {
-                        let reply =
-                            Reply::from_core(0, error_response(ProtocolError::Timeout, now));
-                        let _ = write_reply(stream, reply.head, reply.body);
+                        let now = SystemTime::now();
+                        let rejection = Rejection::new(ProtocolError::Timeout, &buf[..end]);
+                        let reply = Reply::from_core(0, error_response(rejection, now));
+                        let sent = write_reply(stream, reply.head, reply.body).unwrap_or(0);
                         if config.access_log {
-                            access_log::log(peer, now, &buf[..end], 408, 0);
+                            access_log::log(peer, now, &buf[..end], 408, sent);
                         }
                         return linger(stream);
                     }
@@ -98,7 +99,9 @@ pub(crate) fn serve<H: Handler>(
                     return linger(stream);
                 }
                 if shared.stopping() {
-                    return;
+                    // The client may have sent more already: do not let
+                    // a reset destroy the response it has not read.
+                    return linger(stream);
                 }
             }
             Step::Close => return linger(stream),
@@ -143,6 +146,8 @@ fn write_reply(mut stream: &TcpStream, head: Vec<u8>, body: HostBody) -> io::Res
             all.extend_from_slice(&bytes);
             stream.write_all(&all).map(|()| bytes.len() as u64)
         }
+        // MSG_MORE holds the head for data that would never come.
+        HostBody::File { len: 0, .. } => stream.write_all(&head).map(|()| 0),
         HostBody::File { file, offset, len } => {
             send_more(stream, &head)?;
             send_file(stream, &file, offset, len)?;

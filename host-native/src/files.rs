@@ -31,6 +31,13 @@ impl RootDir {
         Ok(Self { dir })
     }
 
+    /// A second handle to the root directory, for a sandbox that must see
+    /// the very tree this host streams from (not whatever the path names
+    /// by the time it is opened again).
+    pub fn try_clone_dir(&self) -> io::Result<Dir> {
+        self.dir.try_clone()
+    }
+
     /// Open a file below the root for reading, for a host that was told a
     /// path rather than handed a file (the WASI host). Same confinement as
     /// [`FileLookup::lookup`].
@@ -74,8 +81,8 @@ fn miss<H>(error: &io::Error) -> Lookup<H> {
         // cap-std reports a symlink that leads out of the root as
         // PermissionDenied, so such a link is a 403 like an unreadable file.
         io::ErrorKind::PermissionDenied => Lookup::Forbidden,
-        // A symlink loop: nothing there to serve.
-        _ if error.raw_os_error() == Some(libc::ELOOP) => Lookup::NotFound,
+        // A symlink loop, or a socket (ENXIO on open): nothing to serve.
+        _ if matches!(error.raw_os_error(), Some(libc::ELOOP | libc::ENXIO)) => Lookup::NotFound,
         _ => Lookup::Failed,
     }
 }

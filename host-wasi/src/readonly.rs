@@ -32,6 +32,9 @@ impl WasiDir for ReadOnlyDir {
         if write || oflags.intersects(changes) || fdflags.contains(FdFlags::APPEND) {
             return Err(Error::perm());
         }
+        // Non-blocking, so a FIFO left in the root cannot park the guest's
+        // thread in open(2), out of reach of the epoch deadline.
+        let fdflags = fdflags | FdFlags::NONBLOCK;
         match self.0.open_file(symlink_follow, path, oflags, read, false, fdflags).await? {
             OpenResult::Dir(dir) => Ok(OpenResult::Dir(Box::new(ReadOnlyDir(dir)))),
             OpenResult::File(file) => Ok(OpenResult::File(Box::new(ReadOnlyFile(file)))),

@@ -4,12 +4,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, anyhow, bail};
-use cap_std::ambient_authority;
 use portico_core::STATE_LEN;
-use portico_guest::{ABI_VERSION, layout};
+use portico_guest::{
+    ABI_VERSION, ACTION_CLOSE, ACTION_DISCARD, ACTION_NEED_MORE, ACTION_RESPOND, BODY_BYTES,
+    BODY_EMPTY, BODY_FILE, layout,
+};
 use sha2::{Digest as _, Sha256};
 use wasi_common::WasiCtx;
 use wasi_common::sync::WasiCtxBuilder;
@@ -71,6 +73,51 @@ impl std::fmt::Debug for Sandbox {
     }
 }
 
+/// What a result block may carry: a head (portico's are a few hundred
+/// bytes), a generated page, a file path. A guest asking the host to copy
+/// more is broken.
+const MAX_RESULT_HEAD: usize = 64 * 1024;
+const MAX_RESULT_BODY: usize = 1 << 20;
+const MAX_RESULT_PATH: usize = 4096;
+
+/// WASI preview 1's `errno::nosys`.
+const WASI_ENOSYS: i32 = 52;
+
+/// How long a step waits for an instance when all are busy.
+const ACQUIRE_WAIT: Duration = Duration::from_secs(10);
+
+/// One instance taken from the pool, counted in `Pool::live` until it is
+/// dropped (the instance with it) or kept (back to the idle list), however
+/// the step ends, a panic included.
+struct Lease<'a> {
+    sandbox: &'a Sandbox,
+    instance: Option<Instance>,
+    kept: bool,
+}
+
+impl Lease<'_> {
+    /// The step went well: the instance goes back to the pool.
+    fn keep(mut self) {
+        if let Some(instance) = self.instance.take() {
+            self.sandbox.lock().idle.push(instance);
+            self.kept = true;
+            self.sandbox.released.notify_one();
+        }
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
+        // Not kept: the instance, if there is one, goes with the lease.
+        self.instance = None;
+        self.sandbox.lock().live -= 1;
+        self.sandbox.released.notify_one();
+    }
+}
+
 /// One guest instance with its exports looked up.
 struct Instance {
     store: Store<Data>,
@@ -104,7 +151,11 @@ impl Sandbox {
     /// Compile (or load from the cache) `wasm`, which will see `root`
     /// read-only as `/` and nothing else. `input_cap` is the largest input
     /// a step is given.
-    pub(crate) fn new(wasm: &[u8], root: &Path, input_cap: usize) -> anyhow::Result<Arc<Self>> {
+    pub(crate) fn new(
+        wasm: &[u8],
+        root: cap_std::fs::Dir,
+        input_cap: usize,
+    ) -> anyhow::Result<Arc<Self>> {
         let mut config = Config::new();
         config.epoch_interruption(true);
         let mut pool = PoolingAllocationConfig::default();
@@ -119,23 +170,35 @@ impl Sandbox {
         wasi_common::sync::add_to_linker(&mut linker, |data: &mut Data| &mut data.wasi)
             .map_err(wasm_error)
             .context("cannot link WASI")?;
+        // The epoch deadline only interrupts wasm code: a guest asleep in
+        // the host would hold its thread and instance. Sleeping and
+        // yielding are refused (ENOSYS); the guest needs neither.
+        linker.allow_shadowing(true);
+        linker
+            .func_wrap("wasi_snapshot_preview1", "poll_oneoff", |_: i32, _: i32, _: i32, _: i32| {
+                WASI_ENOSYS
+            })
+            .and_then(|l| l.func_wrap("wasi_snapshot_preview1", "sched_yield", || WASI_ENOSYS))
+            .map_err(wasm_error)
+            .context("cannot link the WASI stubs")?;
         let pre = linker
             .instantiate_pre(&module)
             .map_err(wasm_error)
             .context("the guest module does not link against WASI preview 1")?;
-        let sandbox = Arc::new(Self {
-            engine,
-            pre,
-            root: open_root(root)?,
-            pool: Mutex::default(),
-            released: Condvar::new(),
-        });
+        let sandbox =
+            Arc::new(Self { engine, pre, root, pool: Mutex::default(), released: Condvar::new() });
+        // The ticker first: the first instance's `_initialize` runs under
+        // the same deadline as every call.
+        start_ticker(&sandbox.engine);
         // Fail at start-up, not on the first request, if the module is not
         // a portico guest.
-        let first = sandbox.instantiate(input_cap)?;
-        sandbox.lock().live = 1;
-        sandbox.release(first);
-        start_ticker(&sandbox.engine);
+        sandbox
+            .acquire(input_cap)
+            .map_err(|failure| match failure {
+                GuestFailure::Fault(error) => error,
+                GuestFailure::Timeout => anyhow!("the guest's _initialize ran out of time"),
+            })?
+            .keep();
         Ok(sandbox)
     }
 
@@ -147,17 +210,18 @@ impl Sandbox {
         input: &[u8],
         now: SystemTime,
     ) -> Result<Outcome, GuestFailure> {
-        let mut instance = self.acquire(input.len()).map_err(GuestFailure::Fault)?;
-        let result = instance.call(state, input, now);
-        if result.is_ok() {
-            self.release(instance);
-        } else {
-            // Its memory may be half-updated: never reuse it.
-            drop(instance);
-            self.lock().live -= 1;
-            self.released.notify_one();
+        let mut lease = self.acquire(input.len())?;
+        let result = lease.instance.as_mut().map(|instance| instance.call(state, input, now));
+        match result {
+            Some(Ok(outcome)) => {
+                lease.keep();
+                Ok(outcome)
+            }
+            // Dropping the lease drops the instance: its memory may be
+            // half-updated.
+            Some(Err(failure)) => Err(failure),
+            None => Err(GuestFailure::Fault(anyhow!("no instance"))),
         }
-        result
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Pool> {
@@ -167,30 +231,30 @@ impl Sandbox {
     /// An idle instance, or a new one while the pool has room, or else the
     /// next one released: with more connections stepping at once than
     /// `MAX_INSTANCES`, a thread waits (a step takes microseconds, at most
-    /// its deadline) instead of failing the request.
-    fn acquire(&self, input_cap: usize) -> anyhow::Result<Instance> {
+    /// its deadline) instead of failing the request; past [`ACQUIRE_WAIT`]
+    /// it gives up with a 503.
+    fn acquire(&self, input_cap: usize) -> Result<Lease<'_>, GuestFailure> {
+        let deadline = Instant::now() + ACQUIRE_WAIT;
         let mut pool = self.lock();
         loop {
             if let Some(instance) = pool.idle.pop() {
-                return Ok(instance);
+                return Ok(Lease { sandbox: self, instance: Some(instance), kept: false });
             }
             if pool.live < MAX_INSTANCES {
                 pool.live += 1;
                 drop(pool);
-                let made = self.instantiate(input_cap);
-                if made.is_err() {
-                    self.lock().live -= 1;
-                    self.released.notify_one();
-                }
-                return made;
+                // The lease owns the count from here: if instantiation
+                // fails (or panics), dropping it gives the slot back.
+                let mut lease = Lease { sandbox: self, instance: None, kept: false };
+                lease.instance = Some(self.instantiate(input_cap).map_err(GuestFailure::Fault)?);
+                return Ok(lease);
             }
-            pool = self.released.wait(pool).unwrap_or_else(PoisonError::into_inner);
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(GuestFailure::Timeout);
+            }
+            pool = self.released.wait_timeout(pool, left).unwrap_or_else(PoisonError::into_inner).0;
         }
-    }
-
-    fn release(&self, instance: Instance) {
-        self.lock().idle.push(instance);
-        self.released.notify_one();
     }
 
     fn instantiate(&self, input_cap: usize) -> anyhow::Result<Instance> {
@@ -309,15 +373,37 @@ impl Instance {
             bail!("the guest consumed more than it was given");
         }
         let status = u16::try_from(u32_at(layout::STATUS)).map_err(|_| anyhow!("bad status"))?;
+        let (action, body_kind) = (u32_at(layout::ACTION), u32_at(layout::BODY_KIND));
+        let keep_alive = u32_at(layout::FLAGS) & 1 == 1;
+        match action {
+            ACTION_NEED_MORE | ACTION_CLOSE => {}
+            ACTION_DISCARD if consumed > 0 => {}
+            ACTION_RESPOND => {
+                // Steps over the same bytes again and again, answering each.
+                if keep_alive && consumed == 0 {
+                    bail!("a kept-alive response that consumed no input");
+                }
+                let body_cap = match body_kind {
+                    BODY_EMPTY => 0,
+                    BODY_BYTES => MAX_RESULT_BODY,
+                    BODY_FILE => MAX_RESULT_PATH,
+                    other => bail!("unknown body kind {other}"),
+                };
+                if head_len > MAX_RESULT_HEAD || body_len > body_cap {
+                    bail!("result head or body over its cap");
+                }
+            }
+            other => bail!("unknown action {other} (or a discard of nothing)"),
+        }
         let mut state = [0u8; STATE_LEN];
         state.copy_from_slice(&fixed[layout::STATE..layout::DATA]);
         let outcome = Outcome {
-            action: u32_at(layout::ACTION),
+            action,
             consumed,
             status,
-            keep_alive: u32_at(layout::FLAGS) & 1 == 1,
+            keep_alive,
             head: data[..head_len].to_vec(),
-            body_kind: u32_at(layout::BODY_KIND),
+            body_kind,
             body: data[head_len..].to_vec(),
             file_offset: u64_at(layout::FILE_OFFSET),
             file_len: u64_at(layout::FILE_LEN),
@@ -326,11 +412,6 @@ impl Instance {
         };
         Ok((outcome, total))
     }
-}
-
-fn open_root(root: &Path) -> anyhow::Result<cap_std::fs::Dir> {
-    cap_std::fs::Dir::open_ambient_dir(root, ambient_authority())
-        .with_context(|| format!("cannot open web root '{}'", root.display()))
 }
 
 /// A trap from the epoch deadline is a timeout; anything else a fault.
@@ -365,14 +446,15 @@ fn start_ticker(engine: &Engine) {
 /// Compile `wasm`, or load the native code compiled by an earlier run. The
 /// cache file is keyed by the module's SHA-256 and the engine's
 /// compatibility hash (wasmtime version, settings, CPU), and lives in a
-/// directory only this user can write: loading native code is only as
-/// safe as that directory.
+/// directory only this user owns and can write: loading native code is
+/// only as safe as that directory, so anything else is not used.
 fn load_module(engine: &Engine, wasm: &[u8]) -> anyhow::Result<Module> {
     let key = cache_key(engine, wasm);
     let cache = cache_dir().map(|dir| dir.join(format!("guest-{key}.cwasm")));
-    if let Some(path) = cache.as_deref().filter(|p| p.is_file()) {
+    if let Some(path) = cache.as_deref().filter(|p| private(p, false)) {
         // SAFETY: the file is one this program serialised from this exact
-        // module with this exact engine (the key), in a private directory;
+        // module with this exact engine (the key), owned by this user and
+        // writable by nobody else, in a directory likewise private;
         // wasmtime also checks the engine compatibility header.
         #[allow(unsafe_code)]
         let loaded = unsafe { Module::deserialize_file(engine, path) };
@@ -390,11 +472,29 @@ fn load_module(engine: &Engine, wasm: &[u8]) -> anyhow::Result<Module> {
 }
 
 fn store_module(module: &Module, path: &Path) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
     let bytes = module.serialize().map_err(wasm_error)?;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    // create_new: O_EXCL, which also refuses to follow a symlink planted
+    // at the temporary name; mode 0600.
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+    let written = file.write_all(&bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    Ok(written?)
+}
+
+/// Owned by this user, not a symlink, and (for a directory: also not
+/// readable or searchable by) nobody else can write it.
+fn private(path: &Path, directory: bool) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return false };
+    let kind_ok = if directory { meta.is_dir() } else { meta.is_file() };
+    let others = if directory { 0o077 } else { 0o022 };
+    kind_ok && meta.uid() == rustix::process::geteuid().as_raw() && meta.mode() & others == 0
 }
 
 fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
@@ -415,16 +515,14 @@ fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
     sha.0.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
-/// `$XDG_CACHE_HOME/portico` or `~/.cache/portico`, created with mode 0700.
+/// `$XDG_CACHE_HOME/portico` or `~/.cache/portico`, created with mode 0700,
+/// if it is [`private`].
 fn cache_dir() -> Option<PathBuf> {
-    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    use std::os::unix::fs::DirBuilderExt as _;
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
     let dir = base.join("portico");
     let _ = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir);
-    let meta = std::fs::metadata(&dir).ok()?;
-    // Someone else's or a group-writable directory is not a safe place to
-    // load native code from.
-    (meta.is_dir() && meta.permissions().mode() & 0o022 == 0).then_some(dir)
+    private(&dir, true).then_some(dir)
 }

@@ -8,6 +8,10 @@
 ;;   F  names index.html as the body with a wrong FILE_SIZE (as if the file
 ;;      changed after the lookup): the host must close, sending nothing
 ;;   P  names ../secret as the body file: the host must refuse the path
+;;   Z  answers "ok", keeping the connection, having consumed nothing: it
+;;      would answer the same bytes forever, so the host must refuse it
+;;   S  asks the host to sleep (poll_oneoff): the host must refuse, and the
+;;      answer's one body byte is the errno
 ;;   anything else: answers "ok" (200, keep-alive), consuming all input,
 ;;   so tests can show other connections are served throughout.
 (module
@@ -19,6 +23,8 @@
     (func $unlink (param i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "path_filestat_set_times"
     (func $set_times (param i32 i32 i32 i32 i64 i64 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "poll_oneoff"
+    (func $poll_oneoff (param i32 i32 i32 i32) (result i32)))
 
   (memory (export "memory") 1)
   (global $heap (mut i32) (i32.const 1024))
@@ -37,6 +43,9 @@
   ;; Heads for file bodies, each followed by the file path.
   (data (i32.const 500) "HTTP/1.1 200 OK\0d\0aContent-Length: 14\0d\0a\0d\0aindex.html") ;; 39 + 10
   (data (i32.const 600) "HTTP/1.1 200 OK\0d\0aContent-Length: 13\0d\0a\0d\0a../secret")  ;; 39 + 9
+  (data (i32.const 700) "HTTP/1.1 200 OK\0d\0aContent-Length: 1\0d\0aConnection: close\0d\0a\0d\0a") ;; 57 + 1
+  ;; A poll_oneoff subscription: a relative clock timeout of 5 s.
+  (data (i32.const 800) "\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\01\00\00\00\00\00\00\00\00\f2\05\2a\01\00\00\00")
 
   (func (export "_initialize"))
   (func (export "portico_abi_version") (result i32) (i32.const 1))
@@ -131,6 +140,14 @@
       (then (return (call $block (i32.const 2) (local.get $len) (i32.const 200) (i32.const 1)
                                  (i32.const 500) (i32.const 39) (i32.const 10) (i32.const 2)
                                  (i64.const 14) (i64.const 1)))))
+    (if (i32.eq (local.get $first) (i32.const 90)) ;; 'Z'
+      (then (return (call $result (i32.const 2) (i32.const 0) (i32.const 200) (i32.const 1)
+                                  (i32.const 300) (i32.const 38) (i32.const 2)))))
+    (if (i32.eq (local.get $first) (i32.const 83)) ;; 'S'
+      (then
+        (i32.store8 (i32.const 757) (call $poll_oneoff (i32.const 800) (i32.const 900) (i32.const 1) (i32.const 960)))
+        (return (call $result (i32.const 2) (local.get $len) (i32.const 200) (i32.const 0)
+                              (i32.const 700) (i32.const 57) (i32.const 1)))))
     (if (i32.eq (local.get $first) (i32.const 80)) ;; 'P'
       (then (return (call $block (i32.const 2) (local.get $len) (i32.const 200) (i32.const 1)
                                  (i32.const 600) (i32.const 39) (i32.const 9) (i32.const 2)

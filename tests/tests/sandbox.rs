@@ -173,18 +173,50 @@ fn a_module_that_is_not_a_portico_guest_is_refused_at_start() {
 }
 
 /// The host does not trust what the guest names: a file whose size is not
-/// what the guest measured (as when it changes between lookup and send),
-/// or a path out of the root, closes the connection with nothing sent, and
-/// the server goes on.
+/// what the guest measured (as when it changes between lookup and send)
+/// closes the connection with nothing sent; a path out of the root is a
+/// broken guest (500, close). The server goes on either way.
 #[test]
 fn host_refuses_a_file_body_it_cannot_send_as_described() {
     let site = site();
     let server = start(&site);
-    for trigger in ["F", "P"] {
+    let send = |trigger: &str| {
         let mut stream = server.connect();
         stream.write_all(format!("{trigger} / HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).unwrap();
-        let mut reader = ResponseReader::new(stream);
-        assert!(reader.closed(), "{trigger}: the connection must close with nothing sent");
-    }
+        ResponseReader::new(stream)
+    };
+    assert!(send("F").closed(), "F: the connection must close with nothing sent");
+    let mut reader = send("P");
+    let response = reader.next(false).expect("P: an answer");
+    assert_eq!(response.status, 500);
+    assert_eq!(response.header("connection"), Some("close"));
+    assert!(reader.closed(), "P: the connection must close");
     assert_eq!(ask(&server, "GET").map(|r| r.0), Some(200));
+}
+
+/// A guest that answers without consuming anything, keeping the
+/// connection, would be stepped over the same bytes forever: the host
+/// treats it as broken (500, close).
+#[test]
+fn a_kept_alive_answer_that_consumes_nothing_is_a_fault() {
+    let site = site();
+    let server = start(&site);
+    let mut stream = server.connect();
+    stream.write_all(b"Z / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut reader = ResponseReader::new(stream);
+    assert_eq!(reader.next(false).map(|r| r.status), Some(500));
+    assert!(reader.closed());
+    assert_eq!(ask(&server, "GET").map(|r| r.0), Some(200));
+}
+
+/// The epoch deadline only stops wasm code, so a guest must not be able to
+/// sleep in the host: poll_oneoff is refused with ENOSYS (52), at once.
+#[test]
+fn the_guest_cannot_sleep_in_the_host() {
+    let site = site();
+    let server = start(&site);
+    let started = Instant::now();
+    let (status, body) = ask(&server, "S").expect("an answer");
+    assert_eq!((status, body.as_slice()), (200, &[52u8][..]));
+    assert!(started.elapsed() < Duration::from_secs(3), "slept {:?}", started.elapsed());
 }
