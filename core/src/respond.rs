@@ -197,8 +197,8 @@ impl Out {
     fn file<H>(&self, status: u16, file: FileInfo<H>, name: &str) -> Response<H> {
         let mut head = self.start(status);
         let (mime, charset) = content_type(name);
-        header_line(&mut head, "Content-Type", format_args!("{mime}{charset}"));
-        header_line(&mut head, "Content-Length", format_args!("{}", file.len));
+        header(&mut head, "Content-Type", &[mime, charset]);
+        header_number(&mut head, "Content-Length", file.len);
         // RFC 9110 §8.8.2.1: never later than Date. An HTTP-date cannot
         // name a time before 1970 (httpdate panics on one), so a file
         // stamped earlier, as some file systems allow, gets no
@@ -206,7 +206,7 @@ impl Out {
         let modified =
             file.modified.map(|m| m.min(self.now)).filter(|&m| m >= SystemTime::UNIX_EPOCH);
         if let Some(modified) = modified {
-            header_line(&mut head, "Last-Modified", format_args!("{}", HttpDate::from(modified)));
+            header_date(&mut head, "Last-Modified", modified);
         }
         let body = if self.head_only || file.len == 0 {
             Body::Empty
@@ -225,8 +225,8 @@ impl Out {
 
     fn redirect<H>(&self, location: &str) -> Response<H> {
         let mut head = self.start(301);
-        header_line(&mut head, "Location", format_args!("{location}"));
-        header_line(&mut head, "Content-Length", format_args!("0"));
+        header(&mut head, "Location", &[location]);
+        header(&mut head, "Content-Length", &["0"]);
         self.finish(301, head, Body::Empty)
     }
 
@@ -239,13 +239,13 @@ impl Out {
              <p>{detail}</p><hr><p>portico</p></body></html>\n"
         );
         let mut head = self.start(status);
-        header_line(&mut head, "Content-Type", format_args!("text/html; charset=utf-8"));
-        header_line(&mut head, "Content-Length", format_args!("{}", html.len()));
+        header(&mut head, "Content-Type", &["text/html; charset=utf-8"]);
+        header_number(&mut head, "Content-Length", html.len() as u64);
         if status == 405 {
-            header_line(&mut head, "Allow", format_args!("GET, HEAD"));
+            header(&mut head, "Allow", &["GET, HEAD"]);
         }
         if status == 503 {
-            header_line(&mut head, "Retry-After", format_args!("1"));
+            header(&mut head, "Retry-After", &["1"]);
         }
         let body = if self.head_only { Body::Empty } else { Body::Bytes(html.into_bytes()) };
         self.finish(status, head, body)
@@ -253,13 +253,12 @@ impl Out {
 
     fn start(&self, status: u16) -> Vec<u8> {
         let mut head = Vec::with_capacity(256);
-        // Writing into a Vec cannot fail.
-        let _ = write!(
-            head,
-            "HTTP/1.1 {status} {}\r\nServer: portico\r\nDate: {}\r\n",
-            reason_phrase(status),
-            HttpDate::from(self.now)
-        );
+        head.extend_from_slice(b"HTTP/1.1 ");
+        push_number(&mut head, u64::from(status));
+        head.push(b' ');
+        head.extend_from_slice(reason_phrase(status).as_bytes());
+        head.extend_from_slice(b"\r\nServer: portico\r\n");
+        header_date(&mut head, "Date", self.now);
         head
     }
 
@@ -283,9 +282,49 @@ fn date_range(now: SystemTime) -> SystemTime {
     now.clamp(SystemTime::UNIX_EPOCH, last)
 }
 
-fn header_line(head: &mut Vec<u8>, name: &str, value: core::fmt::Arguments<'_>) {
+// The head is built by appending bytes, not with `write!`: core::fmt was
+// a fifth of the user-space time of a small response (callgrind).
+
+/// `name: value\r\n`, the value given in parts.
+fn header(head: &mut Vec<u8>, name: &str, value: &[&str]) {
+    head.extend_from_slice(name.as_bytes());
+    head.extend_from_slice(b": ");
+    for part in value {
+        head.extend_from_slice(part.as_bytes());
+    }
+    head.extend_from_slice(b"\r\n");
+}
+
+/// `name: 1234\r\n`
+fn header_number(head: &mut Vec<u8>, name: &str, value: u64) {
+    head.extend_from_slice(name.as_bytes());
+    head.extend_from_slice(b": ");
+    push_number(head, value);
+    head.extend_from_slice(b"\r\n");
+}
+
+/// `name: Sun, 06 Nov 1994 08:49:37 GMT\r\n` (RFC 9110 §5.6.7 IMF-fixdate)
+fn header_date(head: &mut Vec<u8>, name: &str, when: SystemTime) {
+    head.extend_from_slice(name.as_bytes());
+    head.extend_from_slice(b": ");
     // Writing into a Vec cannot fail.
-    let _ = write!(head, "{name}: {value}\r\n");
+    let _ = write!(head, "{}", HttpDate::from(when));
+    head.extend_from_slice(b"\r\n");
+}
+
+/// A number in decimal.
+fn push_number(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// The media type for a file name, with `charset=utf-8` on text: portico
@@ -295,4 +334,16 @@ fn content_type(name: &str) -> (&'static str, &'static str) {
     let texty = mime.starts_with("text/")
         || matches!(mime, "application/javascript" | "application/json" | "image/svg+xml");
     (mime, if texty { "; charset=utf-8" } else { "" })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn push_number_writes_decimal() {
+        for n in [0, 7, 10, 404, 1_048_576, u64::MAX] {
+            let mut out = Vec::new();
+            super::push_number(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
+    }
 }

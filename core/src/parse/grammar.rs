@@ -107,7 +107,13 @@ fn leading_empty_lines(mut i: &[u8]) -> PResult<'_, ()> {
 /// method = token
 fn method(i: &[u8]) -> PResult<'_, &str> {
     let (i, m) = token(i)?;
-    Ok((i, ascii(m)))
+    // The common ones need no UTF-8 check.
+    let method = match m {
+        b"GET" => "GET",
+        b"HEAD" => "HEAD",
+        other => ascii(other),
+    };
+    Ok((i, method))
 }
 
 /// request-target = origin-form / absolute-form / authority-form /
