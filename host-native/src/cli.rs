@@ -32,6 +32,11 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout: u64,
 
+    /// Seconds a client may take to send a whole request head once it has
+    /// started one; then 408.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub head_timeout: u64,
+
     /// Do not print an access-log line per request.
     #[arg(short, long)]
     pub quiet: bool,
@@ -48,6 +53,7 @@ impl ServeArgs {
         Config {
             max_connections: self.max_connections as usize,
             idle_timeout: Duration::from_secs(self.idle_timeout),
+            head_timeout: Duration::from_secs(self.head_timeout),
             access_log: !self.quiet,
             ..Config::default()
         }

@@ -375,6 +375,34 @@ fn idle_timeout_does_not_cut_a_request_head_in_progress(host: Host) {
     assert!(response.body == static_file("style.css"));
 }
 
+/// A head that stops arriving gets 408 and a close once `--head-timeout`
+/// has passed since it began (the slowloris guard), with `Connection:
+/// close`; for a HEAD, without the page.
+fn stalled_request_head_is_408(host: Host) {
+    let server = Server::start_with(host, &static_root(), &["--head-timeout", "1"]);
+    for (start, head_request) in
+        [(&b"GET /style.css HTTP/1.1\r\nHo"[..], false), (b"HEAD / HT", true)]
+    {
+        let mut reader = ResponseReader::new(server.connect());
+        let since = Instant::now();
+        reader.stream().write_all(start).unwrap();
+        let response = reader.next(head_request).expect("a 408");
+        let waited = since.elapsed();
+        assert_eq!(response.status, 408, "{}", response.head);
+        assert!(
+            waited >= Duration::from_millis(800) && waited <= Duration::from_millis(3000),
+            "{waited:?}"
+        );
+        assert_eq!(response.header("connection"), Some("close"));
+        assert!(reader.closed(), "the connection stays open after a 408");
+        if head_request {
+            assert!(reader.pending().is_empty(), "a HEAD's 408 carried a body");
+        }
+    }
+    let log = server.wait_for_log(2);
+    assert!(log.iter().any(|l| l.contains("\"GET /style.css HTTP/1.1\" 408 ")), "{log:?}");
+}
+
 fn active_connection_outlives_the_idle_timeout(host: Host) {
     let server = Server::start_with(host, &static_root(), &["--idle-timeout", "1"]);
     let mut reader = ResponseReader::new(server.connect());
@@ -413,4 +441,5 @@ portico_tests::for_each_host!(
     idle_keep_alive_connection_is_closed,
     active_connection_outlives_the_idle_timeout,
     idle_timeout_does_not_cut_a_request_head_in_progress,
+    stalled_request_head_is_408,
 );
