@@ -7,123 +7,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use portico_core::{
-    Connection, Event, Framing, Limits, Parsed, ProtocolError, Version, parse_request,
-};
+use portico_core::{Limits, Parsed, parse_request};
 use proptest::prelude::*;
 use proptest::sample::Index;
 
-/// An owned summary of a request, comparable across runs.
-#[derive(Clone, PartialEq, Eq, Debug)]
-struct Summary {
-    method: String,
-    target: String,
-    version: Version,
-    headers: Vec<(String, Vec<u8>)>,
-    head_len: usize,
-    framing: Framing,
-    keep_alive: bool,
-}
+// The host-like driver and its event record are the fuzz crate's, so the
+// proptest and the connection_chunks fuzz target check one thing.
+#[allow(unreachable_pub, dead_code)]
+#[path = "../../fuzz/src/lib.rs"]
+mod invariants;
 
-#[derive(Clone, PartialEq, Eq, Debug)]
-enum Seen {
-    Request(Summary),
-    /// Consecutive discards, summed: how the body was cut into `Discard`s
-    /// is allowed to depend on the cuts, the bytes skipped are not.
-    Discard(usize),
-    Reject(ProtocolError),
-    Close,
-    /// All input fed and the connection wants more: this many bytes are
-    /// still buffered, and it is (or is not) between requests.
-    End {
-        buffered: usize,
-        awaiting_head: bool,
-    },
-}
+use invariants::{Seen, drive as drive_with, small_limits};
 
 /// Feed `chunks` in order to a fresh connection, as a host would.
 fn drive<'a>(limits: Limits, chunks: impl IntoIterator<Item = &'a [u8]>) -> Vec<Seen> {
     drive_with(limits, chunks, false)
-}
-
-/// As [`drive`]; with `restore`, the connection is rebuilt from
-/// `to_bytes` before every poll, as a stateless WASI guest sees it.
-fn drive_with<'a>(
-    limits: Limits,
-    chunks: impl IntoIterator<Item = &'a [u8]>,
-    restore: bool,
-) -> Vec<Seen> {
-    let mut conn = Connection::new(limits);
-    let mut buf = Vec::new();
-    let mut seen = Vec::new();
-    for chunk in chunks {
-        buf.extend_from_slice(chunk);
-        if pump(&mut conn, &mut buf, &mut seen, restore) {
-            return seen;
-        }
-    }
-    seen.push(Seen::End { buffered: buf.len(), awaiting_head: conn.awaiting_head() });
-    seen
-}
-
-/// Poll until the connection needs more bytes (false) or is done (true).
-fn pump(conn: &mut Connection, buf: &mut Vec<u8>, seen: &mut Vec<Seen>, restore: bool) -> bool {
-    // Each event but the last consumes at least one byte, so this bounds
-    // the loop without trusting the code under test.
-    for _ in 0..=buf.len() + 2 {
-        if restore {
-            let limits = *conn.limits();
-            *conn = Connection::from_bytes(limits, &conn.to_bytes()).expect("state round-trips");
-        }
-        match conn.poll(buf) {
-            Event::NeedMore => return false,
-            Event::Discard(n) => {
-                assert!(n > 0, "Discard(0) would make the host spin");
-                assert!(n <= buf.len(), "Discard({n}) of {} buffered bytes", buf.len());
-                buf.drain(..n);
-                match seen.last_mut() {
-                    Some(Seen::Discard(total)) => *total += n,
-                    _ => seen.push(Seen::Discard(n)),
-                }
-            }
-            Event::Request(request) => {
-                let summary = Summary {
-                    method: request.method().as_str().to_owned(),
-                    target: request.target().to_owned(),
-                    version: request.version(),
-                    headers: request
-                        .headers()
-                        .iter()
-                        .map(|h| (h.name.to_owned(), h.value.to_vec()))
-                        .collect(),
-                    head_len: request.head_len(),
-                    framing: request.framing(),
-                    keep_alive: request.keep_alive(),
-                };
-                let n = summary.head_len;
-                assert!(n > 0 && n <= buf.len(), "head_len {n} of {} buffered bytes", buf.len());
-                buf.drain(..n);
-                seen.push(Seen::Request(summary));
-            }
-            Event::Reject(portico_core::Rejection { error, .. }) => {
-                seen.push(Seen::Reject(error));
-                return true;
-            }
-            Event::Close => {
-                // A chunked body that breaks its framing (or its limit)
-                // closes the connection. Fed whole, the bytes before the
-                // break are never reported as discarded; fed in pieces, the
-                // earlier pieces were. Nothing is read after a close, so
-                // those discards carry no meaning: leave them out.
-                if matches!(seen.last(), Some(Seen::Discard(_))) {
-                    seen.pop();
-                }
-                seen.push(Seen::Close);
-                return true;
-            }
-        }
-    }
-    panic!("the connection kept producing events without consuming bytes: {seen:?}");
 }
 
 fn whole(limits: Limits, input: &[u8]) -> Vec<Seen> {
@@ -147,11 +45,6 @@ fn split_at_points<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
     }
     pieces.push(&input[start..]);
     pieces
-}
-
-/// Limits small enough that generated inputs cross every one of them.
-fn small_limits() -> Limits {
-    Limits { max_head: 96, max_target: 24, max_headers: 4, max_body: 24 }
 }
 
 // ---------------------------------------------------------------------------
