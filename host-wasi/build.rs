@@ -15,6 +15,8 @@ fn main() {
     for path in [
         "guest/src",
         "guest/Cargo.toml",
+        "abi/src",
+        "abi/Cargo.toml",
         "../core/src",
         "../core/Cargo.toml",
         "../Cargo.toml",

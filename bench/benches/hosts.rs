@@ -8,12 +8,11 @@
 
 use std::hint::black_box;
 use std::path::Path;
-use std::time::SystemTime;
 
 use criterion::Criterion;
-use portico::{Handler, NativeHandler, RootDir, Step};
+use portico::{Handler, NativeHandler, Now, RootDir, Step};
 use portico_bench::mean_ns;
-use portico_core::Limits;
+use portico_core::Site;
 use portico_wasi::{GUEST, WasiHandler};
 
 const REQUESTS: [(&str, &[u8]); 3] = [
@@ -25,16 +24,16 @@ const REQUESTS: [(&str, &[u8]); 3] = [
 /// One whole request through a handler, as the server loop drives it.
 fn serve_one<H: Handler>(handler: &H, request: &[u8]) -> u16 {
     let mut conn = handler.connect();
-    match handler.step(&mut conn, request, SystemTime::now()) {
-        Step::Respond(reply) => reply.status,
+    match handler.step(&mut conn, request, Now::current(), false) {
+        Step::Respond { response, .. } => response.status(),
         other => panic!("expected a response, got {other:?}"),
     }
 }
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../static");
-    let native = NativeHandler::new(RootDir::open(&root).unwrap(), Limits::default());
-    let wasi = WasiHandler::new(GUEST, &root).unwrap();
+    let native = NativeHandler::new(RootDir::open(&root).unwrap(), Site::default());
+    let wasi = WasiHandler::new(GUEST, &root, Site::default()).unwrap();
     let mut c = Criterion::default().configure_from_args();
     for (name, request) in REQUESTS {
         assert_eq!(serve_one(&native, request), serve_one(&wasi, request));

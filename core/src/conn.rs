@@ -2,14 +2,18 @@
 //! changes. It turns buffered bytes into requests in order, skips request
 //! bodies, and says when the connection must close.
 
+use std::time::Duration;
+
 use crate::parse::chunked::{self, Phase};
 use crate::parse::{Parsed, is_head_request, parse_request};
 use crate::request::Framing;
-use crate::{Rejection, Request};
+use crate::{Moment, ProtocolError, Rejection, Request};
 
-/// Size limits on what a client may send. Each has a status code when
-/// exceeded; see [`crate::ProtocolError`].
+/// Limits on what a client may send, in size and in time. Each size has a
+/// status code when exceeded; see [`crate::ProtocolError`]. Build one with
+/// [`Limits::default`] and set the fields you change.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
 pub struct Limits {
     /// The longest request head, request-line and header fields together,
     /// in bytes (431 beyond it). 16 KiB, as h11 and node's llhttp default.
@@ -27,17 +31,77 @@ pub struct Limits {
     /// (sizes, extensions, data, trailers), closes the connection when it
     /// goes over. 1 MiB, as nginx's `client_max_body_size`.
     pub max_body: u64,
+    /// How long a connection may wait for the first byte of its next
+    /// request (or between reads of a request body) before it is closed
+    /// without a word. 15 s: long enough for a browser's keep-alive reuse,
+    /// short enough not to hold idle sockets (nginx: 75 s, Apache: 5 s).
+    pub idle_timeout: Duration,
+    /// How long a client may take to send a whole request head once it
+    /// has sent its first byte; then 408 (the slowloris guard). 10 s.
+    pub head_timeout: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_head: 16 * 1024, max_target: 8 * 1024, max_headers: 100, max_body: 1 << 20 }
+        Self {
+            max_head: 16 * 1024,
+            max_target: 8 * 1024,
+            max_headers: 100,
+            max_body: 1 << 20,
+            idle_timeout: Duration::from_secs(15),
+            head_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Limits {
+    /// With this [`Limits::max_head`].
+    #[must_use]
+    pub fn with_max_head(mut self, bytes: usize) -> Self {
+        self.max_head = bytes;
+        self
+    }
+
+    /// With this [`Limits::max_target`].
+    #[must_use]
+    pub fn with_max_target(mut self, bytes: usize) -> Self {
+        self.max_target = bytes;
+        self
+    }
+
+    /// With this [`Limits::max_headers`].
+    #[must_use]
+    pub fn with_max_headers(mut self, fields: usize) -> Self {
+        self.max_headers = fields;
+        self
+    }
+
+    /// With this [`Limits::max_body`].
+    #[must_use]
+    pub fn with_max_body(mut self, bytes: u64) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// With this [`Limits::idle_timeout`].
+    #[must_use]
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// With this [`Limits::head_timeout`].
+    #[must_use]
+    pub fn with_head_timeout(mut self, timeout: Duration) -> Self {
+        self.head_timeout = timeout;
+        self
     }
 }
 
 /// What the host should do next with its buffered bytes.
 #[derive(Debug)]
 #[must_use]
+#[non_exhaustive]
 pub enum Event<'b> {
     /// Read more bytes, append them, and poll again with the whole buffer.
     NeedMore,
@@ -48,11 +112,12 @@ pub enum Event<'b> {
     /// buffer, answer it with [`crate::respond`], write the response, and
     /// poll again, unless [`Request::keep_alive`] is false: then close.
     Request(Request<'b>),
-    /// The bytes are not an acceptable request: answer with
-    /// [`crate::error_response`] and close.
+    /// The bytes are not an acceptable request, or a request head did not
+    /// arrive in time: answer with [`crate::error_response`] and close.
     Reject(Rejection),
-    /// Close without writing anything more: the last response said so,
-    /// or a request body broke its framing after its response went out.
+    /// Close without writing anything more: the last response said so, a
+    /// request body broke its framing after its response went out, or the
+    /// connection was idle past its deadline.
     Close,
 }
 
@@ -64,18 +129,39 @@ enum State {
     Body(u64),
     /// Skipping a chunked body; `received` counts chunk-data so far.
     Chunked { phase: Phase, received: u64 },
+    /// A request head did not arrive by its deadline: the next poll
+    /// rejects it with 408.
+    Expired,
     /// Nothing more will be read.
     Closed,
 }
 
+/// Which deadline is armed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Timer {
+    /// Waiting for a request's first byte, or for more of a body: close.
+    Idle,
+    /// Waiting for the rest of a request head: 408.
+    Head,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Deadline {
+    at: Moment,
+    timer: Timer,
+}
+
 /// One HTTP/1.1 connection's protocol state, without the connection.
 ///
-/// The host owns the buffer and the socket. Its loop, per connection:
+/// The host owns the buffer, the socket and the clock. Its loop, per
+/// connection:
 ///
 /// ```text
 /// loop {
-///     match conn.poll(&buf) {
-///         NeedMore     => read more into buf (EOF: close)
+///     match conn.poll(&buf, now) {
+///         NeedMore     => wait for bytes until conn.poll_timeout();
+///                         bytes: append to buf (EOF: close);
+///                         the deadline passed: conn.handle_timeout(now)
 ///         Discard(n)   => drop n bytes from the front of buf
 ///         Request(req) => drop req.head_len() bytes, write respond(&req, ..),
 ///                         close if !req.keep_alive()
@@ -85,12 +171,20 @@ enum State {
 /// }
 /// ```
 ///
+/// The connection owns its deadlines (quinn-proto's `poll_timeout` /
+/// `handle_timeout`): idle while it waits for a request or a body, the
+/// head deadline once a request head has started. The host only asks when
+/// to wake it and tells it when it woke, so every host answers a stalled
+/// head with the same 408 and closes an idle connection the same way.
+///
 /// It is small and `Copy`, so a host that cannot keep it between calls
-/// (a stateless guest) can hand it back and forth with the bytes.
+/// (a stateless guest) can hand it back and forth with the bytes
+/// ([`Connection::to_bytes`]).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Connection {
     limits: Limits,
     state: State,
+    deadline: Option<Deadline>,
 }
 
 impl Default for Connection {
@@ -103,7 +197,7 @@ impl Connection {
     /// A connection that has received nothing yet.
     #[must_use]
     pub fn new(limits: Limits) -> Self {
-        Self { limits, state: State::Head }
+        Self { limits, state: State::Head, deadline: None }
     }
 
     /// The limits this connection enforces.
@@ -112,16 +206,73 @@ impl Connection {
         &self.limits
     }
 
-    /// True while waiting for a request head. A host that times out in this
-    /// state with bytes buffered answers 408; with none, it just closes.
+    /// True while waiting for a request head: a host shutting down may
+    /// close such a connection if it has no bytes buffered.
     #[must_use]
     pub fn awaiting_head(&self) -> bool {
         self.state == State::Head
     }
 
+    /// When the host must wake this connection with
+    /// [`Connection::handle_timeout`] if no bytes came before then; `None`
+    /// if it may wait for ever (a request is being answered). Ask after
+    /// every [`Connection::poll`].
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Moment> {
+        self.deadline.map(|deadline| deadline.at)
+    }
+
+    /// The host woke at `now` without new bytes. If the deadline has
+    /// passed, the next [`Connection::poll`] says what to do: a stalled
+    /// request head is rejected with [`ProtocolError::Timeout`] (408), an
+    /// idle connection or a stalled body is closed. Waking early changes
+    /// nothing.
+    pub fn handle_timeout(&mut self, now: Moment) {
+        let Some(deadline) = self.deadline else { return };
+        if now < deadline.at {
+            return;
+        }
+        self.deadline = None;
+        self.state = match (self.state, deadline.timer) {
+            (State::Head, Timer::Head) => State::Expired,
+            _ => State::Closed,
+        };
+    }
+
     /// Look at the bytes received and not yet dropped, starting where the
-    /// previous event left off.
-    pub fn poll<'b>(&mut self, buf: &'b [u8]) -> Event<'b> {
+    /// previous event left off. `now` arms the deadlines: the idle one
+    /// when a connection starts waiting for a request, the head one at the
+    /// first byte of a head.
+    pub fn poll<'b>(&mut self, buf: &'b [u8], now: Moment) -> Event<'b> {
+        let event = self.advance(buf);
+        self.deadline = match (&event, self.state) {
+            (Event::NeedMore, State::Head) => {
+                let timer = if buf.is_empty() { Timer::Idle } else { Timer::Head };
+                match self.deadline {
+                    // Armed when this wait began: a poll with nothing new
+                    // does not push it back.
+                    Some(armed) if armed.timer == timer => Some(armed),
+                    _ => Some(self.arm(timer, now)),
+                }
+            }
+            // Any progress on a body restarts its idle time.
+            (Event::NeedMore | Event::Discard(_), State::Body(_) | State::Chunked { .. }) => {
+                Some(self.arm(Timer::Idle, now))
+            }
+            _ => None,
+        };
+        event
+    }
+
+    fn arm(&self, timer: Timer, now: Moment) -> Deadline {
+        let after = match timer {
+            Timer::Idle => self.limits.idle_timeout,
+            Timer::Head => self.limits.head_timeout,
+        };
+        Deadline { at: now.saturating_add(after), timer }
+    }
+
+    fn advance<'b>(&mut self, buf: &'b [u8]) -> Event<'b> {
         match self.state {
             State::Head => self.poll_head(buf),
             State::Body(remaining) => {
@@ -134,6 +285,10 @@ impl Connection {
                 Event::Discard(n as usize)
             }
             State::Chunked { phase, received } => self.poll_chunked(phase, received, buf),
+            State::Expired => {
+                self.state = State::Closed;
+                Event::Reject(Rejection::new(ProtocolError::Timeout, buf))
+            }
             State::Closed => Event::Close,
         }
     }
@@ -195,15 +350,17 @@ impl Connection {
 }
 
 /// The length of [`Connection::to_bytes`].
-pub const STATE_LEN: usize = 24;
+pub const STATE_LEN: usize = 32;
 
 impl Connection {
     /// The connection's state as bytes, for a host that keeps it outside
     /// the process that steps it (the WASI guest is stateless: the host
     /// hands these back with the next bytes). Byte 0 is the state kind:
     /// 0 waiting for a head, 1 skipping a `Content-Length` body, 2 skipping
-    /// a chunked body, 3 closed; the rest is little-endian detail. The
-    /// limits are not included.
+    /// a chunked body, 3 closed, 4 a head past its deadline; byte 2 the
+    /// armed timer (0 none, 1 idle, 2 head) and bytes 24..32 its deadline
+    /// ([`Moment::as_nanos`]); the rest is little-endian detail. The limits
+    /// are not included.
     #[must_use]
     pub fn to_bytes(&self) -> [u8; STATE_LEN] {
         let (kind, phase, a, b) = match self.state {
@@ -216,12 +373,20 @@ impl Connection {
                 Phase::Trailer => (2, 3, 0, received),
             },
             State::Closed => (3, 0, 0, 0),
+            State::Expired => (4, 0, 0, 0),
+        };
+        let (timer, at) = match self.deadline {
+            None => (0, 0),
+            Some(Deadline { at, timer: Timer::Idle }) => (1, at.as_nanos()),
+            Some(Deadline { at, timer: Timer::Head }) => (2, at.as_nanos()),
         };
         let mut bytes = [0u8; STATE_LEN];
         bytes[0] = kind;
         bytes[1] = phase;
+        bytes[2] = timer;
         bytes[8..16].copy_from_slice(&u64::to_le_bytes(a));
         bytes[16..24].copy_from_slice(&u64::to_le_bytes(b));
+        bytes[24..32].copy_from_slice(&u64::to_le_bytes(at));
         bytes
     }
 
@@ -233,7 +398,10 @@ impl Connection {
         let word = |range: core::ops::Range<usize>| {
             bytes.get(range).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_le_bytes)
         };
-        let (a, b) = (word(8..16)?, word(16..24)?);
+        let (a, b, at) = (word(8..16)?, word(16..24)?, word(24..32)?);
+        if bytes[3..8].iter().any(|&b| b != 0) {
+            return None;
+        }
         let state = match (bytes[0], bytes[1]) {
             (0, 0) => State::Head,
             (1, 0) if a > 0 => State::Body(a),
@@ -242,8 +410,15 @@ impl Connection {
             (2, 2) => State::Chunked { phase: Phase::DataEnd, received: b },
             (2, 3) => State::Chunked { phase: Phase::Trailer, received: b },
             (3, 0) => State::Closed,
+            (4, 0) => State::Expired,
             _ => return None,
         };
-        Some(Self { limits, state })
+        let deadline = match (bytes[2], at) {
+            (0, 0) => None,
+            (1, at) => Some(Deadline { at: Moment::from_nanos(at), timer: Timer::Idle }),
+            (2, at) => Some(Deadline { at: Moment::from_nanos(at), timer: Timer::Head }),
+            _ => return None,
+        };
+        Some(Self { limits, state, deadline })
     }
 }

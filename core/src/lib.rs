@@ -6,28 +6,40 @@
 //! feed this crate bytes, a file lookup and the current time.
 //!
 //! ```text
-//!  socket bytes ──▶ Connection::poll(&buf) ──▶ Event::Request(Request<'buf>)
-//!                    (nom parser, limits,        (method, target, version,
-//!                     keep-alive, bodies)         headers: slices of buf)
-//!                                                        │
-//!                                                        ▼
-//!           respond(&request, &impl FileLookup, now) ──▶ Response
-//!           (paths sanitised into SafePath,              head: Vec<u8> (serialised)
-//!            lookups, index.html, 404.html)              body: Empty | Bytes | File{handle, offset, len}
-//!                                                        │
-//!  host writes head, streams body (sendfile), polls again or closes
+//!  socket bytes ──▶ Connection::poll(&buf, now) ──▶ Event::Request(Request<'buf>)
+//!                   (nom parser, limits, keep-alive,   (method, target, version,
+//!                    bodies, idle/head deadlines)       headers: slices of buf)
+//!                                                              │
+//!        respond(&request, &Site, &impl FileLookup, now) ◀─────┘
+//!          policy ─▶ resolve ─▶ listing ─▶ 404 page ─▶ negotiate
+//!          ─▶ conditional ─▶ range ─▶ build
+//!                                                              │
+//!                                                              ▼
+//!          Response { head: ResponseHead { status, headers, keep_alive },
+//!                     body: Empty | Bytes | File{handle, offset, len} | Parts }
+//!                                                              │
+//!  host: response.write_head(&mut out), then each body.segments()
+//!        (bytes: write; file ranges: sendfile), poll again or close
 //! ```
 //!
 //! ## The call order a host follows
 //!
-//! 1. Make a [`Connection`] per client connection.
+//! 1. Build one [`Site`] (index names, 404 page, hidden files, headers,
+//!    [`Limits`]) and make a [`Connection`] per client connection with
+//!    `Connection::new(site.limits)`.
 //! 2. Append received bytes to a buffer and call [`Connection::poll`] with
-//!    the unconsumed part. It returns an [`Event`]:
-//!    - on [`Event::NeedMore`], read more (if the peer closed, close);
+//!    the unconsumed part and the monotonic time ([`Moment`]). It returns
+//!    an [`Event`]:
+//!    - on [`Event::NeedMore`], wait for more bytes, but only until
+//!      [`Connection::poll_timeout`]; if that passes first, call
+//!      [`Connection::handle_timeout`] and poll again (a stalled head then
+//!      becomes a 408 rejection, an idle connection a close). If the peer
+//!      closed, close;
 //!    - on [`Event::Discard`], drop that many body bytes and poll again;
 //!    - on [`Event::Request`], drop [`Request::head_len`] bytes, answer
-//!      with [`respond`], write [`Response::head`] then the [`Body`], and
-//!      close if [`Response::keep_alive`] is false, else poll again;
+//!      with [`respond`], write [`Response::write_head`] and then each of
+//!      [`Body::segments`], and close if [`Response::keep_alive`] is false,
+//!      else poll again;
 //!    - on [`Event::Reject`], write [`error_response`], then close;
 //!    - on [`Event::Close`], close.
 //!
@@ -35,20 +47,25 @@
 //! resolves a [`SafePath`] below its web root. Only the sanitiser builds a
 //! `SafePath`, so nothing the client sends can name a file above the root,
 //! and the host opens files beneath the root with a capability API anyway.
+//! Its file-system errors become lookup outcomes through
+//! [`Lookup::from_io_error`], the one mapping every host shares.
 //!
 //! ## Example
 //!
 //! ```
 //! use std::time::SystemTime;
-//! use portico_core::{Body, Connection, Event, MemoryLookup, respond};
+//! use portico_core::{Body, Connection, Event, MemoryLookup, Moment, Site, respond};
 //!
+//! let site = Site::default();
 //! let files = MemoryLookup::new().with("index.html", &b"<h1>hi</h1>"[..]);
-//! let mut conn = Connection::default();
+//! let mut conn = Connection::new(site.limits);
 //! let buf = b"GET / HTTP/1.1\r\nHost: example\r\n\r\n";
-//! let Event::Request(request) = conn.poll(buf) else { panic!("a whole request") };
-//! let response = respond(&request, &files, SystemTime::UNIX_EPOCH);
+//! let Event::Request(request) = conn.poll(buf, Moment::ZERO) else { panic!("a whole request") };
+//! let response = respond(&request, &site, &files, SystemTime::UNIX_EPOCH);
 //! assert_eq!(response.status(), 200);
-//! assert!(response.head().starts_with(b"HTTP/1.1 200 OK\r\n"));
+//! let mut head = Vec::new();
+//! response.write_head(&mut head);
+//! assert!(head.starts_with(b"HTTP/1.1 200 OK\r\n"));
 //! assert!(matches!(response.body(), Body::File { len: 11, .. }));
 //! ```
 
@@ -62,11 +79,19 @@ mod parse;
 mod path;
 mod request;
 mod respond;
+mod response;
+mod site;
+mod time;
 
 pub use conn::{Connection, Event, Limits, STATE_LEN};
 pub use error::{ProtocolError, Rejection};
-pub use lookup::{FileInfo, FileLookup, Lookup, MemoryLookup};
+pub use lookup::{FileId, FileInfo, FileLookup, Lookup, MemoryLookup};
 pub use parse::{Parsed, parse_request};
 pub use path::{PathError, SafePath};
 pub use request::{Framing, Header, Method, Request, Target, Version};
-pub use respond::{Body, Response, closing_response, error_response, reason_phrase, respond};
+pub use respond::{closing_response, error_response, respond};
+pub use response::{
+    Body, FieldValue, Headers, InvalidHeader, Part, Response, ResponseHead, Segment, reason_phrase,
+};
+pub use site::{Site, SiteError};
+pub use time::Moment;

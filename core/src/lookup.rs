@@ -22,6 +22,7 @@ pub trait FileLookup {
 
 /// What a lookup found. Misses are expected outcomes, not errors.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Lookup<H> {
     /// A regular file, opened or otherwise ready to stream.
     File(FileInfo<H>),
@@ -35,8 +36,78 @@ pub enum Lookup<H> {
     Failed,
 }
 
+impl<H> Lookup<H> {
+    /// The one mapping from a file-system error to a lookup outcome, for
+    /// every [`FileLookup`] over a real file system (portico's, the WASI
+    /// guest's, the WASI host's re-check), so the same condition gets the
+    /// same status everywhere:
+    ///
+    /// | condition | outcome |
+    /// |---|---|
+    /// | not found, a file used as a directory (`ENOTDIR`), a name too long (`ENAMETOOLONG`) | [`Lookup::NotFound`]: it cannot exist, and a client must not be able to cause 500s at will |
+    /// | a symlink loop (`ELOOP`), a socket or device with nothing behind it (`ENXIO`) | [`Lookup::NotFound`]: nothing there to serve |
+    /// | permission denied (`EACCES`, `EPERM`), including a symlink that leads out of the root (cap-std reports those so) | [`Lookup::Forbidden`] |
+    /// | anything else | [`Lookup::Failed`] |
+    ///
+    /// The error numbers are the target's own (Linux, WASI preview 1 or
+    /// Darwin): the guest and the native host each hand in what their
+    /// system returned.
+    #[must_use]
+    pub fn from_io_error(error: &std::io::Error) -> Self {
+        use std::io::ErrorKind;
+        match error.kind() {
+            ErrorKind::NotFound | ErrorKind::NotADirectory | ErrorKind::InvalidFilename => {
+                Self::NotFound
+            }
+            ErrorKind::PermissionDenied => Self::Forbidden,
+            _ if error.raw_os_error().is_some_and(errno::means_nothing_there) => Self::NotFound,
+            _ => Self::Failed,
+        }
+    }
+
+    /// The status code this outcome is answered with when it is final:
+    /// 200 for a file, otherwise the miss's.
+    #[must_use]
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::File(_) | Self::Directory => 200,
+            Self::NotFound => 404,
+            Self::Forbidden => 403,
+            Self::Failed => 500,
+        }
+    }
+}
+
+/// The error numbers [`Lookup::from_io_error`] needs beyond what
+/// `io::ErrorKind` says on stable Rust (`FilesystemLoop` is unstable).
+mod errno {
+    #[cfg(target_os = "wasi")]
+    const NOTHING_THERE: [i32; 3] =
+        [32 /* loop */, 60 /* nxio */, 37 /* nametoolong */];
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    const NOTHING_THERE: [i32; 3] =
+        [40 /* ELOOP */, 6 /* ENXIO */, 36 /* ENAMETOOLONG */];
+    #[cfg(any(target_vendor = "apple", target_os = "freebsd", target_os = "openbsd"))]
+    const NOTHING_THERE: [i32; 3] =
+        [62 /* ELOOP */, 6 /* ENXIO */, 63 /* ENAMETOOLONG */];
+    #[cfg(not(any(
+        target_os = "wasi",
+        target_os = "linux",
+        target_os = "android",
+        target_vendor = "apple",
+        target_os = "freebsd",
+        target_os = "openbsd"
+    )))]
+    const NOTHING_THERE: [i32; 0] = [];
+
+    pub(super) fn means_nothing_there(code: i32) -> bool {
+        NOTHING_THERE.contains(&code)
+    }
+}
+
 /// A file ready to be sent.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct FileInfo<H> {
     /// The host's handle to stream it with.
     pub handle: H,
@@ -44,6 +115,39 @@ pub struct FileInfo<H> {
     pub len: u64,
     /// Its modification time, if the file system keeps one.
     pub modified: Option<SystemTime>,
+    /// Which file it is (device and inode), if the file system says.
+    pub id: Option<FileId>,
+}
+
+impl<H> FileInfo<H> {
+    /// A file of `len` bytes behind `handle`, with no time or identity yet.
+    pub fn new(handle: H, len: u64) -> Self {
+        Self { handle, len, modified: None, id: None }
+    }
+
+    /// With its modification time.
+    #[must_use]
+    pub fn modified(mut self, modified: Option<SystemTime>) -> Self {
+        self.modified = modified;
+        self
+    }
+
+    /// With its identity.
+    #[must_use]
+    pub fn id(mut self, id: Option<FileId>) -> Self {
+        self.id = id;
+        self
+    }
+}
+
+/// Which file a path led to: a host that re-opens a file someone else
+/// looked up (the WASI host, after its guest) checks it is the same one.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct FileId {
+    /// The device the file is on.
+    pub device: u64,
+    /// The file's inode number on that device.
+    pub inode: u64,
 }
 
 /// An in-memory web root: files by path, directories implied by them.
@@ -82,11 +186,9 @@ impl FileLookup for MemoryLookup {
 
     fn lookup(&self, path: &SafePath) -> Lookup<Arc<[u8]>> {
         if let Some((contents, modified)) = self.files.get(path.as_str()) {
-            return Lookup::File(FileInfo {
-                handle: Arc::clone(contents),
-                len: contents.len() as u64,
-                modified: *modified,
-            });
+            return Lookup::File(
+                FileInfo::new(Arc::clone(contents), contents.len() as u64).modified(*modified),
+            );
         }
         let is_dir = path.is_root() || {
             let prefix = format!("{}/", path.as_str());

@@ -152,13 +152,22 @@ impl SafePath {
         self.segments().any(|s| s.starts_with('.') && s != ".well-known")
     }
 
-    /// This directory's entry `name`, which must be a plain file name.
-    #[must_use]
-    pub(crate) fn join(&self, name: &'static str) -> Self {
-        debug_assert!(!name.contains(['/', '\\']) && name != ".." && name != ".");
+    /// This directory's entry `name`: one plain file name (not empty, not
+    /// `.` or `..`, no `/`, `\\` or control character), as an index name
+    /// or a configured page is.
+    pub fn join(&self, name: &str) -> Result<Self, PathError> {
+        if name.contains('\\') {
+            return Err(PathError::Backslash);
+        }
+        if name.chars().any(char::is_control) {
+            return Err(PathError::Control);
+        }
+        if matches!(name, "" | "." | "..") || name.contains('/') {
+            return Err(PathError::NotNormal);
+        }
         let path =
             if self.path.is_empty() { name.to_owned() } else { format!("{}/{name}", self.path) };
-        Self { path, directory: false }
+        Ok(Self { path, directory: false })
     }
 
     /// The absolute URL path of this path, percent-encoded, with a `/` at

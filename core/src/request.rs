@@ -1,8 +1,10 @@
 //! A parsed request head: zero-copy views into the caller's buffer.
 
 /// The request method (RFC 9110 §9). Methods are case-sensitive, so `get`
-/// is [`Method::Other`].
+/// is [`Method::Other`]. Methods portico comes to treat specially get
+/// variants of their own, so match the others with `_`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
 pub enum Method<'b> {
     /// `GET`
     Get,
@@ -148,6 +150,12 @@ impl<'b> Target<'b> {
     }
 }
 
+/// The elements of a `#rule` list (RFC 9110 §5.6.1), trimmed, empty ones
+/// skipped as the RFC asks of recipients.
+pub(crate) fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|&b| b == b',').map(<[u8]>::trim_ascii).filter(|e| !e.is_empty())
+}
+
 fn split_query(s: &str) -> (&str, Option<&str>) {
     match s.split_once('?') {
         Some((path, query)) => (path, Some(query)),
@@ -207,10 +215,28 @@ impl<'b> Request<'b> {
         &self.headers
     }
 
-    /// The first value of the named field (case-insensitive).
+    /// The first value of the named field (case-insensitive). For a field
+    /// that may be sent more than once, use [`Request::header_values`] or
+    /// [`Request::header_list`].
     #[must_use]
     pub fn header(&self, name: &str) -> Option<&'b [u8]> {
         self.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+    }
+
+    /// Every value of the named field (case-insensitive), in the order the
+    /// lines were sent.
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'b [u8]> + 'a {
+        self.headers.iter().filter(move |h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+    }
+
+    /// The elements of a list-valued field (`Accept-Encoding`,
+    /// `If-None-Match`, `Connection`, ...) across all its lines, as RFC
+    /// 9110 §5.6.1 says a recipient reads them: split at commas, trimmed,
+    /// empty elements skipped. A comma inside a quoted string splits too:
+    /// quoted strings are not kept whole, and none of the entity-tags
+    /// portico makes holds a comma.
+    pub fn header_list<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'b [u8]> + 'a {
+        self.header_values(name).flat_map(list_elements)
     }
 
     /// How many bytes of the buffer the head took, including any empty lines

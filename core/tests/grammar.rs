@@ -317,7 +317,7 @@ fn a_lone_cr_at_the_end_of_the_buffer_is_partial_not_malformed() {
 
 #[test]
 fn target_longer_than_max_target_is_414_before_the_line_ends() {
-    let limits = Limits { max_target: 16, ..Limits::default() };
+    let limits = Limits::default().with_max_target(16);
     let mut buf = b"GET /".to_vec();
     buf.extend(std::iter::repeat_n(b'a', 15));
     // Exactly max_target bytes of target, line not ended: wait.
@@ -354,7 +354,7 @@ fn head_larger_than_max_head_is_431() {
 
 #[test]
 fn head_of_exactly_max_head_bytes_is_accepted() {
-    let limits = Limits { max_head: 64, ..Limits::default() };
+    let limits = Limits::default().with_max_head(64);
     let start = "GET / HTTP/1.1\r\nHost: h\r\nX: ";
     let pad = "p".repeat(64 - start.len() - 4);
     let buf = format!("{start}{pad}\r\n\r\nGET / HTTP/1.1\r\n");
@@ -376,7 +376,7 @@ fn more_than_max_headers_fields_is_431() {
     let over = format!("GET / HTTP/1.1\r\nHost: h\r\n{fields}X-Last: 1\r\n\r\n");
     rejects(over.as_bytes(), ProtocolError::HeadTooLarge, 431);
 
-    let small = Limits { max_headers: 2, ..Limits::default() };
+    let small = Limits::default().with_max_headers(2);
     let buf = b"GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n";
     rejects_with(buf, &small, ProtocolError::HeadTooLarge, 431);
 }
@@ -663,4 +663,17 @@ fn every_protocol_error_has_its_status_and_a_reason() {
         let shown = error.to_string();
         assert!(shown.contains(error.reason()) && shown.contains(&status.to_string()), "{shown}");
     }
+}
+
+#[test]
+fn every_value_of_a_field_and_its_list_elements() {
+    let raw = b"GET / HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip, br;q=0.5\r\n\
+                X-Other: 1\r\naccept-encoding: ,, zstd ,\r\nAccept-Encoding:\r\n\r\n";
+    let Ok(Parsed::Complete(request)) = parse(raw) else { panic!("a request") };
+    let values: Vec<&[u8]> = request.header_values("Accept-Encoding").collect();
+    assert_eq!(values, [&b"gzip, br;q=0.5"[..], b",, zstd ,", b""]);
+    let list: Vec<&[u8]> = request.header_list("ACCEPT-ENCODING").collect();
+    assert_eq!(list, [&b"gzip"[..], b"br;q=0.5", b"zstd"]);
+    assert_eq!(request.header("accept-encoding"), Some(&b"gzip, br;q=0.5"[..]));
+    assert_eq!(request.header_list("If-None-Match").count(), 0);
 }

@@ -309,3 +309,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn join_takes_one_plain_name_only() {
+    let docs = SafePath::from_request_path("/docs/").unwrap();
+    let joined = docs.join("index.html").unwrap();
+    assert_eq!(joined.as_str(), "docs/index.html");
+    assert!(!joined.names_directory());
+    assert_eq!(SafePath::root().join("404.html").unwrap().as_str(), "404.html");
+    assert_eq!(SafePath::root().join("caf\u{e9} #1.txt").unwrap().file_name(), "caf\u{e9} #1.txt");
+    for (bad, error) in [
+        ("", PathError::NotNormal),
+        (".", PathError::NotNormal),
+        ("..", PathError::NotNormal),
+        ("a/b", PathError::NotNormal),
+        ("/a", PathError::NotNormal),
+        ("a\\b", PathError::Backslash),
+        ("a\0", PathError::Control),
+        ("a\nb", PathError::Control),
+    ] {
+        assert_eq!(docs.join(bad), Err(error), "{bad:?}");
+    }
+}

@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use portico_core::{
     Body, FileLookup, Limits, Lookup, MemoryLookup, Parsed, ProtocolError, Request, Response,
-    SafePath, closing_response, error_response, parse_request, reason_phrase, respond,
+    SafePath, Segment, Site, closing_response, error_response, parse_request, reason_phrase,
+    respond,
 };
 
 /// Sun, 06 Nov 1994 08:49:37 GMT, the example date of RFC 9110 §5.6.7.
@@ -54,7 +55,7 @@ fn request(raw: &[u8]) -> Request<'_> {
 
 fn answer(files: &MemoryLookup, method: &str, target: &str) -> Response<Arc<[u8]>> {
     let raw = format!("{method} {target} HTTP/1.1\r\nHost: example\r\n\r\n");
-    respond(&request(raw.as_bytes()), files, now())
+    respond(&request(raw.as_bytes()), &Site::default(), files, now())
 }
 
 fn get(target: &str) -> Response<Arc<[u8]>> {
@@ -63,7 +64,8 @@ fn get(target: &str) -> Response<Arc<[u8]>> {
 
 /// The head as text, split into its status line and `(name, value)` pairs.
 fn head_of<H>(response: &Response<H>) -> (String, Vec<(String, String)>) {
-    let text = std::str::from_utf8(response.head()).expect("heads are ASCII");
+    let bytes = response.head_bytes();
+    let text = std::str::from_utf8(&bytes).expect("heads are ASCII");
     let text = text.strip_suffix("\r\n\r\n").expect("a head ends in an empty line");
     let mut lines = text.split("\r\n");
     let status_line = lines.next().unwrap().to_owned();
@@ -99,14 +101,18 @@ fn status_line<H>(response: &Response<H>) -> String {
 
 /// The bytes the body would send, read from the in-memory handle.
 fn body_bytes(response: &Response<Arc<[u8]>>) -> Vec<u8> {
-    match response.body() {
-        Body::Empty => Vec::new(),
-        Body::Bytes(bytes) => bytes.clone(),
-        Body::File { handle, offset, len } => {
-            let start = usize::try_from(*offset).unwrap();
-            handle[start..start + usize::try_from(*len).unwrap()].to_vec()
+    let mut out = Vec::new();
+    for segment in response.body().segments() {
+        match segment {
+            Segment::Bytes(bytes) => out.extend_from_slice(bytes),
+            Segment::File { offset, len } => {
+                let file = response.body().handle().expect("a file segment has a handle");
+                let start = usize::try_from(offset).unwrap();
+                out.extend_from_slice(&file[start..start + usize::try_from(len).unwrap()]);
+            }
         }
     }
+    out
 }
 
 /// What every response must satisfy, whatever its status.
@@ -131,7 +137,7 @@ fn get_root_serves_index_html() {
     let response = get("/");
     check_common(&response, false);
     assert_eq!(response.status(), 200);
-    assert!(response.head().starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert!(response.head_bytes().starts_with(b"HTTP/1.1 200 OK\r\n"));
     assert_eq!(field(&response, "Content-Type").as_deref(), Some("text/html; charset=utf-8"));
     assert_eq!(field(&response, "Content-Length"), Some(INDEX.len().to_string()));
     assert_eq!(field(&response, "X-Content-Type-Options").as_deref(), Some("nosniff"));
@@ -150,7 +156,7 @@ fn head_has_the_same_head_as_get_and_no_body() {
         let get = answer(&files, "GET", target);
         let head = answer(&files, "HEAD", target);
         assert_eq!(head.status(), get.status(), "{target}");
-        assert_eq!(head.head(), get.head(), "{target}");
+        assert_eq!(head.head_bytes(), get.head_bytes(), "{target}");
         assert_eq!(head.body(), &Body::Empty, "{target}");
         check_common(&head, true);
     }
@@ -166,10 +172,19 @@ fn other_methods_are_405_with_allow() {
         assert_eq!(field(&response, "Allow").as_deref(), Some("GET, HEAD"));
         assert!(matches!(response.body(), Body::Bytes(_)));
     }
-    let response = respond(&request(b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"), &site(), now());
+    let response = respond(
+        &request(b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"),
+        &Site::default(),
+        &site(),
+        now(),
+    );
     assert_eq!(response.status(), 405);
-    let response =
-        respond(&request(b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n"), &site(), now());
+    let response = respond(
+        &request(b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n"),
+        &Site::default(),
+        &site(),
+        now(),
+    );
     assert_eq!(response.status(), 405);
     // GET has no Allow.
     assert_eq!(field(&get("/"), "Allow"), None);
@@ -287,6 +302,7 @@ fn invalid_paths_are_400() {
 fn absolute_form_serves_its_path() {
     let response = respond(
         &request(b"GET http://example/style.css?v=1 HTTP/1.1\r\nHost: example\r\n\r\n"),
+        &Site::default(),
         &site(),
         now(),
     );
@@ -294,6 +310,7 @@ fn absolute_form_serves_its_path() {
     assert_eq!(body_bytes(&response), STYLE);
     let response = respond(
         &request(b"GET http://example/docs?v=1 HTTP/1.1\r\nHost: example\r\n\r\n"),
+        &Site::default(),
         &site(),
         now(),
     );
@@ -338,10 +355,15 @@ fn date_is_formatted_from_now() {
     assert_eq!(field(&response, "Date").as_deref(), Some(NOW_HTTP));
     // Sub-second parts are dropped, never rounded up.
     let later = now() + Duration::from_millis(999);
-    let response = respond(&request(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"), &site(), later);
-    assert_eq!(field(&response, "Date").as_deref(), Some(NOW_HTTP));
     let response =
-        respond(&request(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"), &site(), SystemTime::UNIX_EPOCH);
+        respond(&request(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"), &Site::default(), &site(), later);
+    assert_eq!(field(&response, "Date").as_deref(), Some(NOW_HTTP));
+    let response = respond(
+        &request(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"),
+        &Site::default(),
+        &site(),
+        SystemTime::UNIX_EPOCH,
+    );
     assert_eq!(field(&response, "Date").as_deref(), Some("Thu, 01 Jan 1970 00:00:00 GMT"));
 }
 
@@ -387,11 +409,11 @@ fn last_modified_before_the_epoch_does_not_panic() {
 #[test]
 fn http_1_0_keep_alive_is_confirmed() {
     let raw = b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
-    let response = respond(&request(raw), &site(), now());
+    let response = respond(&request(raw), &Site::default(), &site(), now());
     assert!(response.keep_alive());
     assert_eq!(field(&response, "Connection").as_deref(), Some("keep-alive"));
     // The status line is always 1.1 (RFC 9110 §2.5).
-    assert!(response.head().starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert!(response.head_bytes().starts_with(b"HTTP/1.1 200 OK\r\n"));
 }
 
 #[test]
@@ -402,7 +424,7 @@ fn requests_that_do_not_keep_alive_get_connection_close() {
         b"GET /missing HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
         b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n",
     ] {
-        let response = respond(&request(raw), &site(), now());
+        let response = respond(&request(raw), &Site::default(), &site(), now());
         assert!(!response.keep_alive(), "{:?}", String::from_utf8_lossy(raw));
         assert_eq!(field(&response, "Connection").as_deref(), Some("close"));
     }
@@ -453,12 +475,14 @@ fn closing_response_for_host_failures() {
 #[test]
 fn into_parts_gives_back_every_piece() {
     let response = get("/style.css");
-    let head = response.head().to_vec();
-    let (status, head_again, body, keep_alive) = response.into_parts();
-    assert_eq!(status, 200);
-    assert_eq!(head_again, head);
+    let head = response.head_bytes();
+    let (parts, body) = response.into_parts();
+    assert_eq!(parts.status, 200);
+    let mut again = Vec::new();
+    parts.write(&mut again);
+    assert_eq!(again, head);
     assert_eq!(body.len(), STYLE.len() as u64);
-    assert!(keep_alive);
+    assert!(parts.keep_alive);
 }
 
 /// A lookup whose answers are fixed, for the outcomes MemoryLookup cannot
@@ -475,10 +499,10 @@ impl FileLookup for Fixed {
 #[test]
 fn forbidden_and_failed_lookups() {
     let raw = b"GET /secret HTTP/1.1\r\nHost: h\r\n\r\n";
-    let response = respond(&request(raw), &Fixed(|_| Lookup::Forbidden), now());
+    let response = respond(&request(raw), &Site::default(), &Fixed(|_| Lookup::Forbidden), now());
     check_common(&response, false);
     assert_eq!(response.status(), 403);
-    let response = respond(&request(raw), &Fixed(|_| Lookup::Failed), now());
+    let response = respond(&request(raw), &Site::default(), &Fixed(|_| Lookup::Failed), now());
     check_common(&response, false);
     assert_eq!(response.status(), 500);
 
@@ -486,10 +510,10 @@ fn forbidden_and_failed_lookups() {
     let raw = b"GET /dir/ HTTP/1.1\r\nHost: h\r\n\r\n";
     let forbidden_index =
         Fixed(|p| if p.as_str() == "dir" { Lookup::Directory } else { Lookup::Forbidden });
-    assert_eq!(respond(&request(raw), &forbidden_index, now()).status(), 403);
+    assert_eq!(respond(&request(raw), &Site::default(), &forbidden_index, now()).status(), 403);
     let failed_index =
         Fixed(|p| if p.as_str() == "dir" { Lookup::Directory } else { Lookup::Failed });
-    assert_eq!(respond(&request(raw), &failed_index, now()).status(), 500);
+    assert_eq!(respond(&request(raw), &Site::default(), &failed_index, now()).status(), 500);
 }
 
 #[test]
@@ -519,12 +543,100 @@ fn date_from_a_clock_out_of_range_does_not_panic() {
     let Ok(Parsed::Complete(req)) = parse_request(request, &Limits::default()) else {
         panic!("a valid request")
     };
-    let response = respond(&req, &files, before);
-    let head = String::from_utf8_lossy(response.head()).into_owned();
+    let response = respond(&req, &Site::default(), &files, before);
+    let head = String::from_utf8_lossy(&response.head_bytes()).into_owned();
     assert!(head.contains("Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n"), "{head}");
     let late = SystemTime::UNIX_EPOCH + Duration::from_secs(300_000_000_000);
     let response: Response<Arc<[u8]>> = closing_response(503, late);
     assert!(
-        String::from_utf8_lossy(response.head()).contains("Date: Fri, 31 Dec 9999 23:59:59 GMT")
+        String::from_utf8_lossy(&response.head_bytes())
+            .contains("Date: Fri, 31 Dec 9999 23:59:59 GMT")
     );
+}
+
+/// The one mapping from a file-system error to a lookup outcome, as a
+/// table: every host (portico, the WASI guest, the WASI host's re-check)
+/// goes through it, so the same condition gets the same status.
+#[test]
+fn io_errors_map_to_lookup_outcomes_by_one_table() {
+    use std::io::{Error, ErrorKind};
+    let outcome = |error: Error| match Lookup::<()>::from_io_error(&error) {
+        Lookup::NotFound => 404,
+        Lookup::Forbidden => 403,
+        Lookup::Failed => 500,
+        other => panic!("{other:?}"),
+    };
+    let by_kind = [
+        (ErrorKind::NotFound, 404),
+        (ErrorKind::NotADirectory, 404),
+        (ErrorKind::InvalidFilename, 404),
+        (ErrorKind::PermissionDenied, 403),
+        (ErrorKind::Other, 500),
+        (ErrorKind::Interrupted, 500),
+        (ErrorKind::OutOfMemory, 500),
+    ];
+    for (kind, status) in by_kind {
+        assert_eq!(outcome(Error::from(kind)), status, "{kind:?}");
+    }
+    // The numbers a Linux host sees (the guest's are checked by the
+    // end-to-end tests, which make the same conditions on disk).
+    #[cfg(target_os = "linux")]
+    for (errno, status) in [
+        (2, 404),  // ENOENT
+        (20, 404), // ENOTDIR
+        (36, 404), // ENAMETOOLONG
+        (40, 404), // ELOOP
+        (6, 404),  // ENXIO
+        (13, 403), // EACCES
+        (1, 403),  // EPERM
+        (5, 500),  // EIO
+        (24, 500), // EMFILE
+        (12, 500), // ENOMEM
+    ] {
+        assert_eq!(outcome(Error::from_raw_os_error(errno)), status, "errno {errno}");
+    }
+}
+
+#[test]
+fn lookup_status_hints() {
+    assert_eq!(Lookup::<()>::NotFound.status(), 404);
+    assert_eq!(Lookup::<()>::Forbidden.status(), 403);
+    assert_eq!(Lookup::<()>::Failed.status(), 500);
+    assert_eq!(Lookup::<()>::Directory.status(), 200);
+}
+
+#[test]
+fn the_site_configuration_reaches_the_response() {
+    let config = Site::default()
+        .with_index_names(["home.htm", "index.html"])
+        .and_then(|s| s.with_not_found_page(Some("docs/guide.txt")))
+        .and_then(|s| s.with_cache_control(Some("public, max-age=60".into())))
+        .and_then(|s| s.with_header("X-Frame-Options", "DENY"))
+        .unwrap();
+    let files = site().with("home.htm", &b"home page"[..]);
+    let ask = |target: &str| {
+        let raw = format!("GET {target} HTTP/1.1\r\nHost: example\r\n\r\n");
+        let response = respond(&request(raw.as_bytes()), &config, &files, now());
+        (
+            response.status(),
+            body_bytes(&response),
+            field(&response, "Cache-Control"),
+            field(&response, "X-Frame-Options"),
+        )
+    };
+    let (status, body, cache, frame) = ask("/");
+    assert_eq!((status, body.as_slice()), (200, &b"home page"[..]));
+    assert_eq!(cache.as_deref(), Some("public, max-age=60"));
+    assert_eq!(frame.as_deref(), Some("DENY"));
+    let (status, body, cache, frame) = ask("/nope");
+    assert_eq!((status, body.as_slice()), (404, &b"read me"[..]));
+    assert_eq!(cache.as_deref(), Some("public, max-age=60"), "the 404 page is a file too");
+    assert_eq!(frame.as_deref(), Some("DENY"));
+    let (status, _, cache, frame) = ask("/docs");
+    assert_eq!((status, cache, frame.as_deref()), (301, None, Some("DENY")));
+    // Hidden files, served when the site says so.
+    let open = Site::default().with_hidden(true);
+    let raw = b"GET /.env HTTP/1.1\r\nHost: example\r\n\r\n";
+    assert_eq!(respond(&request(raw), &Site::default(), &files, now()).status(), 404);
+    assert_eq!(respond(&request(raw), &open, &files, now()).status(), 200);
 }

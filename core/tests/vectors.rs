@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use portico_core::{
-    Body, Connection, Event, MemoryLookup, Method, Response, error_response, respond,
+    Connection, Event, MemoryLookup, Method, Moment, Response, Segment, Site, error_response,
+    respond,
 };
 
 #[path = "../../tests/src/vectors.rs"]
@@ -59,16 +60,24 @@ struct Run {
 }
 
 fn answer(response: Response<std::sync::Arc<[u8]>>) -> Answer {
-    let (status, head, body, keep_alive) = response.into_parts();
-    let body = match body {
-        Body::Empty => Vec::new(),
-        Body::Bytes(bytes) => bytes,
-        Body::File { handle, offset, len } => {
-            let start = usize::try_from(offset).unwrap();
-            handle[start..start + usize::try_from(len).unwrap()].to_vec()
+    let head = response.head_bytes();
+    let mut body = Vec::new();
+    for segment in response.body().segments() {
+        match segment {
+            Segment::Bytes(bytes) => body.extend_from_slice(bytes),
+            Segment::File { offset, len } => {
+                let file = response.body().handle().unwrap();
+                let start = usize::try_from(offset).unwrap();
+                body.extend_from_slice(&file[start..start + usize::try_from(len).unwrap()]);
+            }
         }
-    };
-    Answer { status, keep_alive, head: String::from_utf8_lossy(&head).into_owned(), body }
+    }
+    Answer {
+        status: response.status(),
+        keep_alive: response.keep_alive(),
+        head: String::from_utf8_lossy(&head).into_owned(),
+        body,
+    }
 }
 
 /// Drive a connection over `input`, handing it `step` more bytes each time
@@ -80,7 +89,7 @@ fn drive(input: &[u8], step: usize, files: &MemoryLookup) -> Run {
     let mut answers = Vec::new();
     let mut first = None;
     for _ in 0..10 * input.len() + 100 {
-        let end = match conn.poll(&buf) {
+        let end = match conn.poll(&buf, Moment::ZERO) {
             Event::NeedMore if fed == input.len() => {
                 Some(End::Waiting { awaiting_head: conn.awaiting_head() })
             }
@@ -108,7 +117,7 @@ fn drive(input: &[u8], step: usize, files: &MemoryLookup) -> Run {
                             .collect(),
                     });
                 }
-                let response = respond(&request, files, SystemTime::UNIX_EPOCH);
+                let response = respond(&request, &Site::default(), files, SystemTime::UNIX_EPOCH);
                 assert_eq!(response.keep_alive(), request.keep_alive());
                 if request.method() == Method::Head {
                     assert!(response.body().is_empty(), "a body for HEAD");
@@ -124,6 +133,7 @@ fn drive(input: &[u8], step: usize, files: &MemoryLookup) -> Run {
                 Some(End::Closed)
             }
             Event::Close => Some(End::Closed),
+            other => panic!("an event this test does not know: {other:?}"),
         };
         if let Some(end) = end {
             return Run { answers, first, end };

@@ -13,8 +13,8 @@
 use std::time::{Duration, SystemTime};
 
 use portico_core::{
-    Body, Connection, Event, Framing, Limits, MemoryLookup, Method, Parsed, ProtocolError, Request,
-    SafePath, Version, parse_request as parse, respond,
+    Body, Connection, Event, Framing, Limits, MemoryLookup, Method, Moment, Parsed, ProtocolError,
+    Request, SafePath, Site, Version, parse_request as parse, respond,
 };
 
 /// A target's check: panics if `data` breaks its invariant.
@@ -32,7 +32,7 @@ pub const TARGETS: &[(&str, Check)] = &[
 /// Limits small enough that short inputs cross every one of them (the same
 /// as `core/tests/split_invariance.rs`).
 pub fn small_limits() -> Limits {
-    Limits { max_head: 96, max_target: 24, max_headers: 4, max_body: 24 }
+    Limits::default().with_max_head(96).with_max_target(24).with_max_headers(4).with_max_body(24)
 }
 
 // ---------------------------------------------------------------------------
@@ -76,8 +76,8 @@ fn site() -> MemoryLookup {
 
 fn check_response(request: &Request<'_>) {
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    let response = respond(request, &site(), now);
-    let head = response.head();
+    let response = respond(request, &Site::default(), &site(), now);
+    let head = &response.head_bytes()[..];
     let shown = String::from_utf8_lossy(head);
 
     let Some(fields) = head.strip_suffix(b"\r\n\r\n") else {
@@ -258,7 +258,7 @@ fn pump(conn: &mut Connection, buf: &mut Vec<u8>, seen: &mut Vec<Seen>, restore:
             assert_eq!(&restored, conn, "the state changed through its bytes");
             *conn = restored;
         }
-        match conn.poll(buf) {
+        match conn.poll(buf, Moment::ZERO) {
             Event::NeedMore => return false,
             Event::Discard(n) => {
                 assert!(n > 0, "Discard(0) would make the host spin");
@@ -292,6 +292,7 @@ fn pump(conn: &mut Connection, buf: &mut Vec<u8>, seen: &mut Vec<Seen>, restore:
                 seen.push(Seen::Close);
                 return true;
             }
+            other => panic!("an event this check does not know: {other:?}"),
         }
     }
     panic!("the connection kept producing events without consuming bytes: {seen:?}");

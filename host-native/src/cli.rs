@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use portico_core::{Limits, Site};
 
 use crate::server::Config;
 
@@ -48,15 +49,22 @@ impl ServeArgs {
         SocketAddr::new(self.bind, self.port)
     }
 
-    /// The server configuration these options describe.
+    /// The socket configuration these options describe.
     pub fn config(&self) -> Config {
         Config {
             max_connections: self.max_connections as usize,
-            idle_timeout: Duration::from_secs(self.idle_timeout),
-            head_timeout: Duration::from_secs(self.head_timeout),
             access_log: !self.quiet,
             ..Config::default()
         }
+    }
+
+    /// The site configuration these options describe: the one place
+    /// either host builds it (portico-wasi hands it to its guest too).
+    pub fn site(&self) -> Site {
+        let limits = Limits::default()
+            .with_idle_timeout(Duration::from_secs(self.idle_timeout))
+            .with_head_timeout(Duration::from_secs(self.head_timeout));
+        Site::default().with_limits(limits)
     }
 }
 

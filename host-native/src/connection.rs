@@ -4,13 +4,13 @@
 use std::io::{self, Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use portico_core::{ProtocolError, Rejection, error_response};
+use portico_core::{Response, Segment};
 use socket2::SockRef;
 
 use crate::access_log;
-use crate::handler::{Handler, HostBody, Reply, Step};
+use crate::handler::{Handler, Now, Step};
 use crate::server::{Config, Shared};
 
 /// After the last response, how long and how much to keep reading before
@@ -19,6 +19,11 @@ use crate::server::{Config, Shared};
 /// nginx's "lingering close").
 const LINGER_TIME: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 1 << 20;
+
+/// How much later than asked a read may time out and still reuse the
+/// socket's current timeout: setting it costs a system call, and the idle
+/// wait is the same length after every request.
+const TIMEOUT_SLACK: Duration = Duration::from_millis(100);
 
 pub(crate) fn serve<H: Handler>(
     stream: Arc<TcpStream>,
@@ -35,18 +40,19 @@ pub(crate) fn serve<H: Handler>(
     let mut conn = handler.connect();
     let mut buf = vec![0u8; handler.buffer_size().max(1024)];
     let (mut start, mut end) = (0, 0);
-    // When the request head now being received must be complete.
-    let mut head_deadline: Option<Instant> = None;
-    // The socket's read timeout as last set: setting it costs a syscall,
-    // and it rarely changes between requests.
-    let mut read_timeout = Some(config.idle_timeout);
+    // The socket's read timeout as last set.
+    let mut read_timeout = Some(handler.site().limits.idle_timeout);
+    // Serialised heads, one allocation per connection.
+    let mut out = Vec::with_capacity(1024);
+    // The last wait ended at the connection's deadline, not with bytes.
+    let mut timed_out = false;
 
     loop {
-        let now = SystemTime::now();
-        match handler.step(&mut conn, &buf[start..end], now) {
+        let now = Now::current();
+        let woke = std::mem::take(&mut timed_out);
+        match handler.step(&mut conn, &buf[start..end], now, woke) {
             Step::NeedMore => {
-                let awaiting_head = handler.awaiting_head(&conn);
-                if shared.stopping() && awaiting_head && start == end {
+                if shared.stopping() && handler.awaiting_head(&conn) && start == end {
                     return;
                 }
                 buf.copy_within(start..end, 0);
@@ -57,41 +63,31 @@ pub(crate) fn serve<H: Handler>(
                     // allows: a handler bug, not the client's fault.
                     return;
                 }
-                let timeout = if awaiting_head && end > 0 {
-                    let deadline =
-                        *head_deadline.get_or_insert_with(|| Instant::now() + config.head_timeout);
-                    deadline.saturating_duration_since(Instant::now())
-                } else {
-                    config.idle_timeout
-                };
-                match read_some(stream, &mut buf[end..], timeout, &mut read_timeout) {
+                // The connection always arms a deadline while it waits; a
+                // handler that armed none still does not wait for ever.
+                let deadline = handler.poll_timeout(&conn);
+                let wait = deadline.map_or(handler.site().limits.idle_timeout, |at| {
+                    at.saturating_duration_since(now.mono)
+                });
+                match read_some(stream, &mut buf[end..], wait, &mut read_timeout) {
                     Ok(0) => return,
                     Ok(n) => end += n,
-                    Err(error) if is_timeout(&error) && awaiting_head && end > 0 => {
-                        let now = SystemTime::now();
-                        let rejection = Rejection::new(ProtocolError::Timeout, &buf[..end]);
-                        let reply = Reply::from_core(0, error_response(rejection, now));
-                        let sent = write_reply(stream, reply.head, reply.body).unwrap_or(0);
-                        if config.access_log {
-                            access_log::log(peer, now, &buf[..end], 408, sent);
-                        }
-                        return linger(stream);
-                    }
+                    Err(error) if is_timeout(&error) && deadline.is_some() => timed_out = true,
                     Err(_) => return,
                 }
             }
             Step::Discard(n) => start += n.min(end - start),
-            Step::Respond(reply) => {
+            Step::Respond { consumed, response } => {
                 let request_line = &buf[start..end];
-                let (status, keep_alive) = (reply.status, reply.keep_alive);
-                let consumed = reply.consumed.min(end - start);
-                let result = write_reply(stream, reply.head, reply.body);
+                let (status, keep_alive) = (response.status(), response.keep_alive());
+                let consumed = consumed.min(end - start);
+                out.clear();
+                let result = write_response(stream, &mut out, &response);
                 if config.access_log {
                     let sent = result.as_ref().map_or(0, |n| *n);
-                    access_log::log(peer, now, request_line, status, sent);
+                    access_log::log(peer, now.wall, request_line, status, sent);
                 }
                 start += consumed;
-                head_deadline = None;
                 if result.is_err() {
                     return;
                 }
@@ -104,6 +100,9 @@ pub(crate) fn serve<H: Handler>(
                     return linger(stream);
                 }
             }
+            // An idle connection that timed out has nothing unread to
+            // drain; any other close may.
+            Step::Close if woke => return,
             Step::Close => return linger(stream),
         }
     }
@@ -119,7 +118,8 @@ fn read_some(
     if timeout.is_zero() {
         return Err(io::ErrorKind::TimedOut.into());
     }
-    if *current != Some(timeout) {
+    let close_enough = current.is_some_and(|set| set >= timeout && set - timeout <= TIMEOUT_SLACK);
+    if !close_enough {
         stream.set_read_timeout(Some(timeout))?;
         *current = Some(timeout);
     }
@@ -135,25 +135,39 @@ fn is_timeout(error: &io::Error) -> bool {
     matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 
-/// Write a head and its body; returns the body bytes sent. A file that
-/// ends before the promised length is an error: the connection must close
-/// rather than leave the client waiting for bytes that will not come.
-fn write_reply(mut stream: &TcpStream, head: Vec<u8>, body: HostBody) -> io::Result<u64> {
-    match body {
-        HostBody::Empty => stream.write_all(&head).map(|()| 0),
-        HostBody::Bytes(bytes) => {
-            let mut all = head;
-            all.extend_from_slice(&bytes);
-            stream.write_all(&all).map(|()| bytes.len() as u64)
-        }
-        // MSG_MORE holds the head for data that would never come.
-        HostBody::File { len: 0, .. } => stream.write_all(&head).map(|()| 0),
-        HostBody::File { file, offset, len } => {
-            send_more(stream, &head)?;
-            send_file(stream, &file, offset, len)?;
-            Ok(len)
+/// Write a response: its head, then each segment of its body. Returns
+/// the body bytes sent. Bytes are gathered into one write; before a file
+/// range, what is gathered goes out with MSG_MORE so the kernel sends it
+/// in one packet with the file's first bytes. A file that ends before the
+/// promised length is an error: the connection must close rather than
+/// leave the client waiting for bytes that will not come.
+fn write_response(
+    mut stream: &TcpStream,
+    out: &mut Vec<u8>,
+    response: &Response<std::fs::File>,
+) -> io::Result<u64> {
+    response.write_head(out);
+    let body = response.body();
+    let mut sent = 0;
+    for segment in body.segments() {
+        match segment {
+            Segment::Bytes(bytes) => {
+                out.extend_from_slice(bytes);
+                sent += bytes.len() as u64;
+            }
+            Segment::File { offset, len } => {
+                let file = body.handle().ok_or(io::ErrorKind::InvalidInput)?;
+                send_more(stream, out)?;
+                out.clear();
+                send_file(stream, file, offset, len)?;
+                sent += len;
+            }
         }
     }
+    if !out.is_empty() {
+        stream.write_all(out)?;
+    }
+    Ok(sent)
 }
 
 /// `len` bytes of `file` from `offset` with sendfile(2): the body goes from

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context as _, bail};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt as _};
-use portico_core::{FileInfo, FileLookup, Lookup, SafePath};
+use portico_core::{FileId, FileInfo, FileLookup, Lookup, SafePath};
 
 /// A directory every lookup stays beneath: cap-std resolves each path
 /// relative to the directory's handle (with `openat2(RESOLVE_BENEATH)` on
@@ -59,30 +59,22 @@ impl FileLookup for RootDir {
     fn lookup(&self, path: &SafePath) -> Lookup<std::fs::File> {
         match self.open_file(path) {
             Ok((_, meta)) if meta.is_dir() => Lookup::Directory,
-            Ok((file, meta)) if meta.is_file() => Lookup::File(FileInfo {
-                handle: file,
-                len: meta.len(),
-                modified: meta.modified().ok(),
-            }),
+            Ok((file, meta)) if meta.is_file() => Lookup::File(
+                FileInfo::new(file, meta.len())
+                    .modified(meta.modified().ok())
+                    .id(Some(file_id(&meta))),
+            ),
             // Sockets, FIFOs, devices: not something to serve.
             Ok(_) => Lookup::NotFound,
-            Err(error) => miss(&error),
+            // cap-std reports a symlink that leads out of the root as
+            // PermissionDenied: a 403 like an unreadable file.
+            Err(error) => Lookup::from_io_error(&error),
         }
     }
 }
 
-fn miss<H>(error: &io::Error) -> Lookup<H> {
-    match error.kind() {
-        // A name longer than the file system allows cannot exist there:
-        // a miss, not a server error a client can trigger at will.
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::InvalidFilename => {
-            Lookup::NotFound
-        }
-        // cap-std reports a symlink that leads out of the root as
-        // PermissionDenied, so such a link is a 403 like an unreadable file.
-        io::ErrorKind::PermissionDenied => Lookup::Forbidden,
-        // A symlink loop, or a socket (ENXIO on open): nothing to serve.
-        _ if matches!(error.raw_os_error(), Some(libc::ELOOP | libc::ENXIO)) => Lookup::NotFound,
-        _ => Lookup::Failed,
-    }
+/// Which file `meta` describes: its device and inode.
+pub fn file_id(meta: &std::fs::Metadata) -> FileId {
+    use std::os::unix::fs::MetadataExt as _;
+    FileId { device: meta.dev(), inode: meta.ino() }
 }

@@ -18,8 +18,8 @@ mod files;
 mod handler;
 mod server;
 
-pub use files::RootDir;
-pub use handler::{Handler, HostBody, NativeHandler, Reply, Step};
+pub use files::{RootDir, file_id};
+pub use handler::{Handler, NativeHandler, Now, Step};
 pub use server::{Config, Server, ShutdownHandle};
 
 use anyhow::Context as _;

@@ -4,13 +4,12 @@ use std::process::ExitCode;
 
 use portico::cli::{self, Cli};
 use portico::{NativeHandler, RootDir};
-use portico_core::Limits;
 
 fn main() -> ExitCode {
     let cli: Cli = cli::parse("portico");
     let run = || {
         let root = RootDir::open(&cli.serve.root)?;
-        portico::serve("portico", &cli.serve, NativeHandler::new(root, Limits::default()))
+        portico::serve("portico", &cli.serve, NativeHandler::new(root, cli.serve.site()))
     };
     match run() {
         Ok(()) => ExitCode::SUCCESS,

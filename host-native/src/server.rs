@@ -14,16 +14,13 @@ use socket2::{Domain, Socket, Type};
 use crate::connection;
 use crate::handler::Handler;
 
-/// How the server treats its connections.
+/// How the server treats its sockets. What a connection may send, and for
+/// how long, is the handler's site configuration
+/// ([`portico_core::Limits`]): the core owns those deadlines.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Connections served at once. One more is answered 503 and closed.
     pub max_connections: usize,
-    /// How long an idle keep-alive connection may wait for its next request.
-    pub idle_timeout: Duration,
-    /// How long a client may take to send a whole request head once it has
-    /// started one (slowloris guard); then 408.
-    pub head_timeout: Duration,
     /// How long one write may block on a client that does not read.
     pub write_timeout: Duration,
     /// How long shutdown waits for responses in flight.
@@ -36,8 +33,6 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             max_connections: 1024,
-            idle_timeout: Duration::from_secs(15),
-            head_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(10),
             access_log: true,
@@ -161,7 +156,8 @@ impl ShutdownHandle {
 impl<H: Handler> Server<H> {
     /// Listen on `addr` (port 0 picks a free port).
     pub fn bind(addr: SocketAddr, handler: H, config: Config) -> anyhow::Result<Self> {
-        let listener = listen(addr, &config).map_err(|e| bind_error(addr, e))?;
+        let idle = handler.site().limits.idle_timeout;
+        let listener = listen(addr, &config, idle).map_err(|e| bind_error(addr, e))?;
         Ok(Self {
             listener,
             handler: Arc::new(handler),
@@ -278,7 +274,7 @@ impl Drop for Registration {
     }
 }
 
-fn listen(addr: SocketAddr, config: &Config) -> io::Result<TcpListener> {
+fn listen(addr: SocketAddr, config: &Config, idle: Duration) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     // Restarting the server must not wait out TIME_WAIT on its port.
     socket.set_reuse_address(true)?;
@@ -286,10 +282,10 @@ fn listen(addr: SocketAddr, config: &Config) -> io::Result<TcpListener> {
     // portico needs anyway for MSG_MORE and sendfile): responses go out as
     // soon as written (no Nagle delay between a head and its body), a
     // client that stops reading fails a write after `write_timeout`, and
-    // the first read waits at most `idle_timeout`.
+    // the first read waits at most the idle timeout.
     socket.set_tcp_nodelay(true)?;
     socket.set_write_timeout(Some(config.write_timeout))?;
-    socket.set_read_timeout(Some(config.idle_timeout))?;
+    socket.set_read_timeout(Some(idle))?;
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
     Ok(socket.into())
@@ -324,9 +320,11 @@ fn refuse(mut stream: TcpStream, peer: SocketAddr, access_log: bool) {
     let now = SystemTime::now();
     let response = portico_core::closing_response::<()>(503, now);
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    let mut bytes = response.head().to_vec();
-    if let portico_core::Body::Bytes(body) = response.body() {
-        bytes.extend_from_slice(body);
+    let mut bytes = response.head_bytes();
+    for segment in response.body().segments() {
+        if let portico_core::Segment::Bytes(body) = segment {
+            bytes.extend_from_slice(body);
+        }
     }
     let _ = stream.write_all(&bytes);
     let _ = stream.shutdown(Shutdown::Write);

@@ -1,20 +1,16 @@
 //! `portico-wasi`'s [`Handler`]: each step runs in the guest; the host
-//! only moves bytes and streams the files the guest names.
+//! only moves bytes, checks what the guest answered, and streams the files
+//! it names.
 
-use std::io;
-
-use anyhow::Context as _;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::SystemTime;
 
-use portico::{Handler, HostBody, Reply, RootDir, Step};
-use portico_core::{Limits, STATE_LEN, SafePath, closing_response};
-use portico_guest::{
-    ACTION_CLOSE, ACTION_DISCARD, ACTION_NEED_MORE, ACTION_RESPOND, BODY_BYTES, BODY_FILE,
-};
+use anyhow::Context as _;
+use portico::{Handler, Now, RootDir, Step, file_id};
+use portico_abi::{Action, Call, FileRef, Miss, Refusal, StepResult};
+use portico_core::{Lookup, Moment, Response, STATE_LEN, Segment, Site, closing_response};
 
-use crate::sandbox::{GuestFailure, Outcome, Sandbox};
+use crate::sandbox::{GuestFailure, Sandbox};
 
 /// Steps connections in the WASI sandbox.
 #[derive(Debug)]
@@ -22,123 +18,185 @@ pub struct WasiHandler {
     sandbox: Arc<Sandbox>,
     /// The same root the guest sees, opened by the host to stream bodies.
     root: RootDir,
+    /// What the guest was configured with.
+    site: Site,
+}
+
+/// A connection as the host keeps it between steps: the guest's state
+/// bytes, and what the guest said of them.
+#[derive(Debug)]
+pub struct WasiConn {
+    state: [u8; STATE_LEN],
+    wake_at: Option<Moment>,
+    awaiting_head: bool,
 }
 
 impl WasiHandler {
     /// Compile (or load from the on-disk cache) the guest `wasm` and serve
-    /// `root`, which the guest sees read-only as `/`.
-    pub fn new(wasm: &[u8], root: &Path) -> anyhow::Result<Self> {
+    /// `root`, which the guest sees read-only as `/`, as `site` says (the
+    /// guest is given `site` once per instance).
+    pub fn new(wasm: &[u8], root: &Path, site: Site) -> anyhow::Result<Self> {
         // Opened first, so a bad root gets the same message as `portico`'s;
         // the guest gets a handle to the same directory, not the path
         // opened again.
         let files = RootDir::open(root)?;
         let dir = files.try_clone_dir().context("cannot duplicate the web root handle")?;
-        let sandbox = Sandbox::new(wasm, dir, Limits::default().max_head)?;
-        Ok(Self { sandbox, root: files })
+        let sandbox = Sandbox::new(wasm, dir, &site)?;
+        Ok(Self { sandbox, root: files, site })
     }
 
-    fn reply(&self, outcome: Outcome, now: SystemTime) -> Step {
-        let body = match outcome.body_kind {
-            BODY_BYTES => HostBody::Bytes(outcome.body),
-            BODY_FILE => match self.open(&outcome) {
-                Opened::Body(body) => body,
-                // The file changed since the guest measured it: the head's
-                // length may be wrong, so send nothing and close.
-                Opened::Changed => return Step::Close,
-                Opened::Refused(status) => {
-                    return Step::Respond(Reply::from_core(0, closing_response(status, now)));
-                }
-                Opened::BadPath => return fault_reply(now, "the guest named an abnormal path"),
-            },
-            _ => HostBody::Empty,
-        };
-        Step::Respond(Reply {
-            consumed: outcome.consumed as usize,
-            status: outcome.status,
-            head: outcome.head,
-            body,
-            keep_alive: outcome.keep_alive,
+    /// One call into the guest, its failures turned into closing answers.
+    fn call(&self, call: &Call, input: &[u8], now: Now) -> Result<StepResult, Step> {
+        self.sandbox.step(call, input).map_err(|failure| match failure {
+            GuestFailure::Timeout => {
+                eprintln!("portico-wasi: the guest ran out of time; instance replaced");
+                closing(503, now)
+            }
+            GuestFailure::Fault(error) => fault(now, &format!("{error:#}")),
         })
     }
 
     /// Open the file the guest named, beneath the same root, and check it
-    /// is still the file the guest measured. The guest only looked at it
-    /// (a stat); opening can still fail, as natively, with the same
-    /// statuses natively given.
-    fn open(&self, outcome: &Outcome) -> Opened {
-        // The guest is not trusted to have sanitised the path.
-        let path = std::str::from_utf8(&outcome.body).ok().map(SafePath::from_normal);
-        let Some(Ok(path)) = path else { return Opened::BadPath };
-        if path.is_hidden() {
-            return Opened::Refused(404);
+    /// is the file the guest saw. The guest only looked at it (a stat);
+    /// opening can still fail, and then the guest answers again, told what
+    /// the host found, so the same condition gets the same answer (the
+    /// site's 404 page, say) as natively.
+    fn open(&self, file: &FileRef) -> Result<std::fs::File, Opened> {
+        // A hidden name is a miss here too, whatever the guest thinks.
+        if !self.site.hidden && file.path.is_hidden() {
+            return Err(Opened::Refused(Miss::NotFound));
         }
-        let (file, meta) = match self.root.open_file(&path) {
-            Ok(opened) => opened,
-            Err(error) => {
-                return Opened::Refused(match error.kind() {
-                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => 404,
-                    io::ErrorKind::PermissionDenied => 403,
-                    _ => 500,
-                });
+        let (opened, meta) = self.root.open_file(&file.path).map_err(|error| {
+            Opened::Refused(Miss::of(&Lookup::<()>::from_io_error(&error)).unwrap_or(Miss::Failed))
+        })?;
+        if !meta.is_file() {
+            return Err(Opened::Refused(Miss::NotFound));
+        }
+        let same_time = file.modified.is_none_or(|seen| meta.modified().ok() == Some(seen));
+        let same_file = file.id.is_none_or(|seen| file_id(&meta) == seen);
+        if meta.len() != file.size || !same_time || !same_file {
+            return Err(Opened::Changed);
+        }
+        Ok(opened)
+    }
+
+    /// What a guest's result means for the connection.
+    fn act(&self, result: StepResult, now: Now) -> Acted {
+        let StepResult { state, wake_at, awaiting_head, action, .. } = result;
+        let next = WasiConn { state, wake_at, awaiting_head };
+        let step = match action {
+            Action::NeedMore => Step::NeedMore,
+            Action::Discard(n) => Step::Discard(n as usize),
+            Action::Close => Step::Close,
+            Action::Respond { consumed, response } => {
+                let path = response.body().handle().map(|file| file.path.clone());
+                match (self.deliver(response), path) {
+                    (Ok(response), _) => Step::Respond { consumed: consumed as usize, response },
+                    (Err(Opened::Refused(miss)), Some(path)) => {
+                        return Acted::Refused(Refusal { path, miss });
+                    }
+                    (Err(Opened::Changed), _) => Step::Close,
+                    (Err(_), _) => fault(now, "a body range beyond its file"),
+                }
             }
+            _ => fault(now, "an action this host does not know"),
         };
-        let fits =
-            outcome.file_offset.checked_add(outcome.file_len).is_some_and(|end| end <= meta.len());
-        if !meta.is_file() || meta.len() != outcome.file_size || !fits {
-            return Opened::Changed;
+        Acted::Done(next, step)
+    }
+
+    /// The guest's response, its file opened, or what to do instead.
+    fn deliver(&self, response: Response<FileRef>) -> Result<Response<std::fs::File>, Opened> {
+        let (head, body) = response.into_parts();
+        if let Some(file) = body.handle() {
+            let fits = body.segments().all(|segment| match segment {
+                Segment::File { offset, len } => {
+                    offset.checked_add(len).is_some_and(|end| end <= file.size)
+                }
+                Segment::Bytes(_) => true,
+            });
+            if !fits {
+                return Err(Opened::Broken);
+            }
         }
-        Opened::Body(HostBody::File { file, offset: outcome.file_offset, len: outcome.file_len })
+        let body = body.try_map_handle(|file| self.open(&file))?;
+        Ok(Response::from_parts(head, body))
     }
 }
 
-/// What became of a file the guest named.
+/// A guest result, acted on.
+enum Acted {
+    /// The connection's next state, and what to do.
+    Done(WasiConn, Step),
+    /// The file the guest named cannot be served: ask again.
+    Refused(Refusal),
+}
+
+impl WasiConn {
+    /// A connection that will not be stepped again (its response closes).
+    fn closed() -> Self {
+        Self { state: [0; STATE_LEN], wake_at: None, awaiting_head: false }
+    }
+}
+
+/// Why a file the guest named is not sent.
 enum Opened {
-    Body(HostBody),
-    /// Not the file the guest measured any more.
+    /// It cannot be opened (or must not be served): the guest answers
+    /// again with this miss.
+    Refused(Miss),
+    /// Not the file the guest saw any more: the head may promise the
+    /// wrong length, so send nothing and close.
     Changed,
-    /// Cannot be opened (or must not be served): answer this status, close.
-    Refused(u16),
-    /// Not a normal path: the guest is broken.
-    BadPath,
+    /// The guest named ranges beyond the file it saw: it is broken.
+    Broken,
 }
 
 impl Handler for WasiHandler {
-    type Conn = [u8; STATE_LEN];
+    type Conn = WasiConn;
 
-    fn connect(&self) -> [u8; STATE_LEN] {
-        [0; STATE_LEN]
+    fn site(&self) -> &Site {
+        &self.site
     }
 
-    fn step(&self, conn: &mut [u8; STATE_LEN], input: &[u8], now: SystemTime) -> Step {
-        match self.sandbox.step(conn, input, now) {
-            Ok(outcome) => {
-                *conn = outcome.state;
-                match outcome.action {
-                    ACTION_NEED_MORE => Step::NeedMore,
-                    ACTION_DISCARD if outcome.consumed > 0 => {
-                        Step::Discard(outcome.consumed as usize)
+    fn connect(&self) -> WasiConn {
+        WasiConn { state: [0; STATE_LEN], wake_at: None, awaiting_head: true }
+    }
+
+    fn step(&self, conn: &mut WasiConn, input: &[u8], now: Now, timed_out: bool) -> Step {
+        let mut call = Call::new(conn.state, now.wall, now.mono);
+        call.timed_out = timed_out;
+        let first = match self.call(&call, input, now) {
+            Ok(result) => result,
+            Err(step) => return step,
+        };
+        let (next, step) = match self.act(first, now) {
+            Acted::Done(next, step) => (next, step),
+            // The same input again, the refused file reported as the miss
+            // the host found; at most once.
+            Acted::Refused(refusal) => {
+                call.refused = Some(refusal);
+                let second = match self.call(&call, input, now) {
+                    Ok(result) => result,
+                    Err(step) => return step,
+                };
+                match self.act(second, now) {
+                    Acted::Done(next, step) => (next, step),
+                    // Refused again (the 404 page too): a plain page.
+                    Acted::Refused(refusal) => {
+                        (WasiConn::closed(), closing(refusal.miss.lookup::<()>().status(), now))
                     }
-                    ACTION_RESPOND => self.reply(outcome, now),
-                    ACTION_CLOSE => Step::Close,
-                    _ => fault_reply(now, "unknown action"),
                 }
             }
-            Err(GuestFailure::Timeout) => {
-                eprintln!("portico-wasi: the guest ran out of time; instance replaced");
-                Step::Respond(Reply::from_core(0, closing_response(503, now)))
-            }
-            Err(GuestFailure::Fault(error)) => fault_reply(now, &format!("{error:#}")),
-        }
+        };
+        *conn = next;
+        step
     }
 
-    /// The guest's state byte 0 is the state kind; 0 is "waiting for a
-    /// head" (see `Connection::to_bytes`).
-    fn awaiting_head(&self, conn: &[u8; STATE_LEN]) -> bool {
-        conn[0] == 0
+    fn poll_timeout(&self, conn: &WasiConn) -> Option<Moment> {
+        conn.wake_at
     }
 
-    fn buffer_size(&self) -> usize {
-        Limits::default().max_head
+    fn awaiting_head(&self, conn: &WasiConn) -> bool {
+        conn.awaiting_head
     }
 
     /// wasmtime runs the guest on the calling thread's stack (up to its
@@ -148,9 +206,13 @@ impl Handler for WasiHandler {
     }
 }
 
-fn fault_reply(now: SystemTime, why: &str) -> Step {
+fn closing(status: u16, now: Now) -> Step {
+    Step::Respond { consumed: 0, response: closing_response(status, now.wall) }
+}
+
+fn fault(now: Now, why: &str) -> Step {
     // wasmtime's traps carry a multi-line backtrace: keep the log one line.
     let why = why.split_whitespace().collect::<Vec<_>>().join(" ");
     eprintln!("portico-wasi: guest failure: {why}; instance replaced");
-    Step::Respond(Reply::from_core(0, closing_response(500, now)))
+    closing(500, now)
 }

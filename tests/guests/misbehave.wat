@@ -1,17 +1,23 @@
-;; A deliberately broken portico guest (ABI version 1) for the sandbox
-;; tests. Its step looks at the first input byte:
+;; A deliberately broken portico guest (ABI version 2) for the sandbox
+;; tests. It encodes its answers by hand, as docs/ABI.md describes them.
+;; Its step looks at the first input byte:
 ;;   L  loops forever             (the host's epoch deadline must stop it: 503)
 ;;   B  grows memory without end  (the StoreLimits cap must stop it: 500)
 ;;   T  traps                     (500, and the instance is replaced)
 ;;   E  tries to escape the root and to write into it, and answers 200 with
 ;;      one byte per attempt: the low byte of the WASI errno (0 = success)
-;;   F  names index.html as the body with a wrong FILE_SIZE (as if the file
+;;   F  names index.html as the body with a wrong size (as if the file
 ;;      changed after the lookup): the host must close, sending nothing
 ;;   P  names ../secret as the body file: the host must refuse the path
+;;   R  names index.html with a range beyond the size it reports: broken
+;;   H  answers with a header value holding CR LF: the host must refuse it
 ;;   Z  answers "ok", keeping the connection, having consumed nothing: it
 ;;      would answer the same bytes forever, so the host must refuse it
 ;;   S  asks the host to sleep (poll_oneoff): the host must refuse, and the
 ;;      answer's one body byte is the errno
+;;   D  names .hidden, M names gone.txt (missing): the host must refuse
+;;      the file and call again with the miss it found; the answer to that
+;;      second call is 200 with one body byte, the miss (1 = not found)
 ;;   anything else: answers "ok" (200, keep-alive), consuming all input,
 ;;   so tests can show other connections are served throughout.
 (module
@@ -27,7 +33,9 @@
     (func $poll_oneoff (param i32 i32 i32 i32) (result i32)))
 
   (memory (export "memory") 1)
-  (global $heap (mut i32) (i32.const 1024))
+  (global $heap (mut i32) (i32.const 2048))
+  ;; Where the result being written has got to.
+  (global $out (mut i32) (i32.const 0))
 
   ;; Paths the escape attempts use.
   (data (i32.const 100) "../etc/passwd")     ;; 13 bytes
@@ -37,18 +45,26 @@
   (data (i32.const 170) "index.html")        ;; 10
   (data (i32.const 190) "newdir")            ;; 6
   (data (i32.const 200) "/etc/passwd")       ;; 11
-  ;; Response heads.
-  (data (i32.const 300) "HTTP/1.1 200 OK\0d\0aContent-Length: 2\0d\0a\0d\0aok")  ;; 38 + 2
-  (data (i32.const 400) "HTTP/1.1 200 OK\0d\0aContent-Length: 11\0d\0aConnection: close\0d\0a\0d\0a") ;; 58
-  ;; Heads for file bodies, each followed by the file path.
-  (data (i32.const 500) "HTTP/1.1 200 OK\0d\0aContent-Length: 14\0d\0a\0d\0aindex.html") ;; 39 + 10
-  (data (i32.const 600) "HTTP/1.1 200 OK\0d\0aContent-Length: 13\0d\0a\0d\0a../secret")  ;; 39 + 9
-  (data (i32.const 700) "HTTP/1.1 200 OK\0d\0aContent-Length: 1\0d\0aConnection: close\0d\0a\0d\0a") ;; 57 + 1
+  (data (i32.const 220) "../secret")         ;; 9
+  (data (i32.const 240) ".hidden")           ;; 7
+  (data (i32.const 250) "gone.txt")          ;; 8
+  ;; Header names and values, bodies.
+  (data (i32.const 300) "Content-Length")    ;; 14
+  (data (i32.const 320) "2")
+  (data (i32.const 322) "11")
+  (data (i32.const 324) "1")
+  (data (i32.const 330) "ok")
+  (data (i32.const 340) "Connection")        ;; 10
+  (data (i32.const 360) "close")             ;; 5
+  (data (i32.const 370) "X-Evil")            ;; 6
+  (data (i32.const 380) "a\0d\0aSet-Cookie: x") ;; 17
+  ;; 500..511: the escape attempts' errnos; 520: one answer byte.
   ;; A poll_oneoff subscription: a relative clock timeout of 5 s.
   (data (i32.const 800) "\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\01\00\00\00\00\00\00\00\00\f2\05\2a\01\00\00\00")
 
   (func (export "_initialize"))
-  (func (export "portico_abi_version") (result i32) (i32.const 1))
+  (func (export "portico_abi_version") (result i32) (i32.const 2))
+  (func (export "portico_configure") (param i32 i32) (result i32) (i32.const 0))
 
   ;; A bump allocator: blocks are never reused (instances are short-lived).
   (func (export "portico_alloc") (param $len i32) (result i32)
@@ -60,33 +76,89 @@
     (local.get $at))
   (func (export "portico_free") (param i32 i32))
 
-  ;; The result block lives at 60000.
-  (func $result (param $action i32) (param $consumed i32) (param $status i32)
-                (param $flags i32) (param $head i32) (param $head_len i32)
-                (param $body_len i32) (result i32)
-    (call $block (local.get $action) (local.get $consumed) (local.get $status)
-                 (local.get $flags) (local.get $head) (local.get $head_len)
-                 (local.get $body_len) (i32.const 1) (i64.const 0) (i64.const 0)))
+  ;; Little-endian writers at $out.
+  (func $u8 (param $v i32)
+    (i32.store8 (global.get $out) (local.get $v))
+    (global.set $out (i32.add (global.get $out) (i32.const 1))))
+  (func $u16 (param $v i32)
+    (i32.store16 (global.get $out) (local.get $v))
+    (global.set $out (i32.add (global.get $out) (i32.const 2))))
+  (func $u32 (param $v i32)
+    (i32.store (global.get $out) (local.get $v))
+    (global.set $out (i32.add (global.get $out) (i32.const 4))))
+  (func $u64 (param $v i64)
+    (i64.store (global.get $out) (local.get $v))
+    (global.set $out (i32.add (global.get $out) (i32.const 8))))
+  (func $copy (param $ptr i32) (param $len i32)
+    (memory.copy (global.get $out) (local.get $ptr) (local.get $len))
+    (global.set $out (i32.add (global.get $out) (local.get $len))))
 
-  (func $block (param $action i32) (param $consumed i32) (param $status i32)
-                (param $flags i32) (param $head i32) (param $head_len i32)
-                (param $body_len i32) (param $kind i32) (param $file_len i64)
-                (param $file_size i64) (result i32)
-    (memory.fill (i32.const 60000) (i32.const 0) (i32.const 80))
-    (i32.store (i32.const 60000) (i32.add (i32.const 80) (i32.add (local.get $head_len) (local.get $body_len))))
-    (i32.store (i32.const 60004) (local.get $action))
-    (i32.store (i32.const 60008) (local.get $consumed))
-    (i32.store (i32.const 60012) (local.get $status))
-    (i32.store (i32.const 60016) (local.get $flags))
-    (i32.store (i32.const 60020) (local.get $kind))
-    (i64.store (i32.const 60040) (local.get $file_len))
-    (i64.store (i32.const 60048) (local.get $file_size))
-    (i32.store (i32.const 60024) (local.get $head_len))
-    (i32.store (i32.const 60028) (local.get $body_len))
-    ;; head and body are contiguous at $head
-    (memory.copy (i32.const 60080) (local.get $head)
-                 (i32.add (local.get $head_len) (local.get $body_len)))
+  ;; The result block lives at 60000: its length word, 32 state bytes (all
+  ;; zero: waiting for a head), flags 0 (no deadline), wake 0, the action
+  ;; and what it consumed.
+  (func $begin (param $action i32) (param $consumed i32)
+    (memory.fill (i32.const 60000) (i32.const 0) (i32.const 64))
+    (global.set $out (i32.const 60045))
+    (call $u8 (local.get $action))
+    (call $u32 (local.get $consumed)))
+  (func $end (result i32)
+    (i32.store (i32.const 60000) (i32.sub (global.get $out) (i32.const 60000)))
     (i32.const 60000))
+  (func $respond (param $status i32) (param $keep i32) (param $fields i32)
+    (call $u16 (local.get $status))
+    (call $u8 (local.get $keep))
+    (call $u16 (local.get $fields)))
+  (func $field (param $name i32) (param $name_len i32) (param $value i32) (param $value_len i32)
+    (call $u16 (local.get $name_len))
+    (call $copy (local.get $name) (local.get $name_len))
+    (call $u32 (local.get $value_len))
+    (call $copy (local.get $value) (local.get $value_len)))
+  (func $bytes_body (param $ptr i32) (param $len i32)
+    (call $u8 (i32.const 1))
+    (call $u32 (local.get $len))
+    (call $copy (local.get $ptr) (local.get $len)))
+  ;; A file body: the path, the size the guest "saw", no time or identity,
+  ;; then the range.
+  (func $file_body (param $path i32) (param $path_len i32) (param $size i64)
+                   (param $offset i64) (param $len i64)
+    (call $u8 (i32.const 2))
+    (call $u16 (local.get $path_len))
+    (call $copy (local.get $path) (local.get $path_len))
+    (call $u64 (local.get $size))
+    (call $u8 (i32.const 0))
+    (call $u64 (i64.const 0))
+    (call $u32 (i32.const 0))
+    (call $u64 (i64.const 0))
+    (call $u64 (i64.const 0))
+    (call $u64 (local.get $offset))
+    (call $u64 (local.get $len)))
+
+  ;; 200 "ok", keeping the connection.
+  (func $ok (param $consumed i32) (result i32)
+    (call $begin (i32.const 2) (local.get $consumed))
+    (call $respond (i32.const 200) (i32.const 1) (i32.const 1))
+    (call $field (i32.const 300) (i32.const 14) (i32.const 320) (i32.const 1))
+    (call $bytes_body (i32.const 330) (i32.const 2))
+    (call $end))
+
+  ;; 200 with these body bytes (Content-Length given as text), closing.
+  (func $closing (param $consumed i32) (param $body i32) (param $body_len i32)
+                 (param $length i32) (param $length_len i32) (result i32)
+    (call $begin (i32.const 2) (local.get $consumed))
+    (call $respond (i32.const 200) (i32.const 0) (i32.const 2))
+    (call $field (i32.const 300) (i32.const 14) (local.get $length) (local.get $length_len))
+    (call $field (i32.const 340) (i32.const 10) (i32.const 360) (i32.const 5))
+    (call $bytes_body (local.get $body) (local.get $body_len))
+    (call $end))
+
+  ;; 200 naming a file body, keeping the connection.
+  (func $file (param $consumed i32) (param $path i32) (param $path_len i32) (param $size i64)
+              (param $len i64) (result i32)
+    (call $begin (i32.const 2) (local.get $consumed))
+    (call $respond (i32.const 200) (i32.const 1) (i32.const 0))
+    (call $file_body (local.get $path) (local.get $path_len) (local.get $size) (i64.const 0)
+                     (local.get $len))
+    (call $end))
 
   ;; Open `path` (at $ptr, $len) beneath fd $fd with these rights and
   ;; open flags; returns the errno.
@@ -97,34 +169,33 @@
                      (i32.const 92)))
 
   (func $escape (param $input_len i32) (result i32)
-    ;; body: 11 errno bytes at 400 + 58
-    (i32.store8 (i32.const 458) (call $open (i32.const 3) (i32.const 100) (i32.const 13) (i32.const 0) (i64.const 2)))
-    (i32.store8 (i32.const 459) (call $open (i32.const 3) (i32.const 120) (i32.const 15) (i32.const 0) (i64.const 2)))
-    (i32.store8 (i32.const 460) (call $open (i32.const 3) (i32.const 140) (i32.const 6) (i32.const 0) (i64.const 2)))
+    (i32.store8 (i32.const 500) (call $open (i32.const 3) (i32.const 100) (i32.const 13) (i32.const 0) (i64.const 2)))
+    (i32.store8 (i32.const 501) (call $open (i32.const 3) (i32.const 120) (i32.const 15) (i32.const 0) (i64.const 2)))
+    (i32.store8 (i32.const 502) (call $open (i32.const 3) (i32.const 140) (i32.const 6) (i32.const 0) (i64.const 2)))
     ;; create a file (O_CREAT = 1) with fd_write rights (1 << 6)
-    (i32.store8 (i32.const 461) (call $open (i32.const 3) (i32.const 150) (i32.const 11) (i32.const 1) (i64.const 64)))
+    (i32.store8 (i32.const 503) (call $open (i32.const 3) (i32.const 150) (i32.const 11) (i32.const 1) (i64.const 64)))
     ;; open an existing file for writing
-    (i32.store8 (i32.const 462) (call $open (i32.const 3) (i32.const 170) (i32.const 10) (i32.const 0) (i64.const 64)))
+    (i32.store8 (i32.const 504) (call $open (i32.const 3) (i32.const 170) (i32.const 10) (i32.const 0) (i64.const 64)))
     ;; truncate it (O_TRUNC = 8)
-    (i32.store8 (i32.const 463) (call $open (i32.const 3) (i32.const 170) (i32.const 10) (i32.const 8) (i64.const 2)))
-    (i32.store8 (i32.const 464) (call $mkdir (i32.const 3) (i32.const 190) (i32.const 6)))
-    (i32.store8 (i32.const 465) (call $unlink (i32.const 3) (i32.const 170) (i32.const 10)))
+    (i32.store8 (i32.const 505) (call $open (i32.const 3) (i32.const 170) (i32.const 10) (i32.const 8) (i64.const 2)))
+    (i32.store8 (i32.const 506) (call $mkdir (i32.const 3) (i32.const 190) (i32.const 6)))
+    (i32.store8 (i32.const 507) (call $unlink (i32.const 3) (i32.const 170) (i32.const 10)))
     ;; set its mtime (fst_mtim = 4) to 0
-    (i32.store8 (i32.const 466) (call $set_times (i32.const 3) (i32.const 0) (i32.const 170) (i32.const 10)
+    (i32.store8 (i32.const 508) (call $set_times (i32.const 3) (i32.const 0) (i32.const 170) (i32.const 10)
                                                  (i64.const 0) (i64.const 0) (i32.const 4)))
     ;; an absolute path
-    (i32.store8 (i32.const 467) (call $open (i32.const 3) (i32.const 200) (i32.const 11) (i32.const 0) (i64.const 2)))
+    (i32.store8 (i32.const 509) (call $open (i32.const 3) (i32.const 200) (i32.const 11) (i32.const 0) (i64.const 2)))
     ;; the control: reading a file in the root works
-    (i32.store8 (i32.const 468) (call $open (i32.const 3) (i32.const 170) (i32.const 10) (i32.const 0) (i64.const 2)))
-    (call $result (i32.const 2) (local.get $input_len) (i32.const 200) (i32.const 0)
-                  (i32.const 400) (i32.const 58) (i32.const 11)))
+    (i32.store8 (i32.const 510) (call $open (i32.const 3) (i32.const 170) (i32.const 10) (i32.const 0) (i64.const 2)))
+    (call $closing (local.get $input_len) (i32.const 500) (i32.const 11) (i32.const 322) (i32.const 2)))
 
-  (func (export "portico_step") (param $state i32) (param $input i32) (param $len i32)
-                                (param $secs i64) (param $nanos i32) (result i32)
+  ;; The call: 32 state bytes, wall time (12), monotonic time (8), flags
+  ;; at 52 (bit 1: a refusal follows), the miss at 53.
+  (func (export "portico_step") (param $call i32) (param $call_len i32) (param $input i32)
+                                (param $len i32) (result i32)
     (local $first i32)
     (if (i32.eqz (local.get $len))
-      (then (return (call $result (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)
-                                  (i32.const 300) (i32.const 0) (i32.const 0)))))
+      (then (call $begin (i32.const 0) (i32.const 0)) (return (call $end))))
     (local.set $first (i32.load8_u (local.get $input)))
     (if (i32.eq (local.get $first) (i32.const 76)) ;; 'L'
       (then (loop $forever (br $forever))))
@@ -137,21 +208,39 @@
     (if (i32.eq (local.get $first) (i32.const 69)) ;; 'E'
       (then (return (call $escape (local.get $len)))))
     (if (i32.eq (local.get $first) (i32.const 70)) ;; 'F': index.html is 14 bytes, say 1
-      (then (return (call $block (i32.const 2) (local.get $len) (i32.const 200) (i32.const 1)
-                                 (i32.const 500) (i32.const 39) (i32.const 10) (i32.const 2)
-                                 (i64.const 14) (i64.const 1)))))
+      (then (return (call $file (local.get $len) (i32.const 170) (i32.const 10)
+                                (i64.const 1) (i64.const 1)))))
+    (if (i32.eq (local.get $first) (i32.const 80)) ;; 'P'
+      (then (return (call $file (local.get $len) (i32.const 220) (i32.const 9)
+                                (i64.const 13) (i64.const 13)))))
+    (if (i32.eq (local.get $first) (i32.const 82)) ;; 'R': 14 bytes, send 15
+      (then (return (call $file (local.get $len) (i32.const 170) (i32.const 10)
+                                (i64.const 14) (i64.const 15)))))
+    (if (i32.eq (local.get $first) (i32.const 72)) ;; 'H'
+      (then
+        (call $begin (i32.const 2) (local.get $len))
+        (call $respond (i32.const 200) (i32.const 1) (i32.const 2))
+        (call $field (i32.const 300) (i32.const 14) (i32.const 320) (i32.const 1))
+        (call $field (i32.const 370) (i32.const 6) (i32.const 380) (i32.const 17))
+        (call $bytes_body (i32.const 330) (i32.const 2))
+        (return (call $end))))
     (if (i32.eq (local.get $first) (i32.const 90)) ;; 'Z'
-      (then (return (call $result (i32.const 2) (i32.const 0) (i32.const 200) (i32.const 1)
-                                  (i32.const 300) (i32.const 38) (i32.const 2)))))
+      (then (return (call $ok (i32.const 0)))))
     (if (i32.eq (local.get $first) (i32.const 83)) ;; 'S'
       (then
-        (i32.store8 (i32.const 757) (call $poll_oneoff (i32.const 800) (i32.const 900) (i32.const 1) (i32.const 960)))
-        (return (call $result (i32.const 2) (local.get $len) (i32.const 200) (i32.const 0)
-                              (i32.const 700) (i32.const 57) (i32.const 1)))))
-    (if (i32.eq (local.get $first) (i32.const 80)) ;; 'P'
-      (then (return (call $block (i32.const 2) (local.get $len) (i32.const 200) (i32.const 1)
-                                 (i32.const 600) (i32.const 39) (i32.const 9) (i32.const 2)
-                                 (i64.const 13) (i64.const 13)))))
-    (call $result (i32.const 2) (local.get $len) (i32.const 200) (i32.const 1)
-                  (i32.const 300) (i32.const 38) (i32.const 2)))
+        (i32.store8 (i32.const 520) (call $poll_oneoff (i32.const 800) (i32.const 900) (i32.const 1) (i32.const 960)))
+        (return (call $closing (local.get $len) (i32.const 520) (i32.const 1) (i32.const 324) (i32.const 1)))))
+    (if (i32.or (i32.eq (local.get $first) (i32.const 68))  ;; 'D'
+                (i32.eq (local.get $first) (i32.const 77))) ;; 'M'
+      (then
+        (if (i32.and (i32.load8_u offset=52 (local.get $call)) (i32.const 2))
+          (then
+            (i32.store8 (i32.const 520) (i32.load8_u offset=53 (local.get $call)))
+            (return (call $closing (local.get $len) (i32.const 520) (i32.const 1) (i32.const 324) (i32.const 1)))))
+        (if (i32.eq (local.get $first) (i32.const 68))
+          (then (return (call $file (local.get $len) (i32.const 240) (i32.const 7)
+                                    (i64.const 6) (i64.const 6)))))
+        (return (call $file (local.get $len) (i32.const 250) (i32.const 8)
+                            (i64.const 3) (i64.const 3)))))
+    (call $ok (local.get $len)))
 )

@@ -33,6 +33,7 @@ fn site() -> Site {
     let root = parent.path().join("root");
     std::fs::create_dir(&root).unwrap();
     std::fs::write(root.join("index.html"), b"<h1>index</h1>").unwrap();
+    std::fs::write(root.join(".hidden"), b"hidden").unwrap();
     std::fs::write(parent.path().join("secret"), b"SECRET-MARKER").unwrap();
     std::os::unix::fs::symlink("../secret", root.join("escape")).unwrap();
     std::os::unix::fs::symlink("/etc", root.join("etc-link")).unwrap();
@@ -152,10 +153,18 @@ fn a_module_that_is_not_a_portico_guest_is_refused_at_start() {
         ("not-wasm.wasm", b"this is not wasm".to_vec()),
         ("empty.wasm", wat::parse_str("(module)").unwrap()),
         (
-            "v2.wasm",
+            "incomplete.wasm",
             wat::parse_str(
                 r#"(module (memory (export "memory") 1) (func (export "_initialize"))
                    (func (export "portico_abi_version") (result i32) (i32.const 2)))"#,
+            )
+            .unwrap(),
+        ),
+        (
+            "v1.wasm",
+            wat::parse_str(
+                r#"(module (memory (export "memory") 1) (func (export "_initialize"))
+                   (func (export "portico_abi_version") (result i32) (i32.const 1)))"#,
             )
             .unwrap(),
         ),
@@ -169,13 +178,17 @@ fn a_module_that_is_not_a_portico_guest_is_refused_at_start() {
         assert_eq!(err.lines().count(), 1, "{name}: one line expected, got:\n{err}");
         assert!(err.starts_with("portico-wasi: error: "), "{err}");
         assert!(!err.contains("panicked"), "{err}");
+        if name == "v1.wasm" {
+            assert!(err.contains("ABI version 1, this host version 2"), "{err}");
+        }
     }
 }
 
 /// The host does not trust what the guest names: a file whose size is not
 /// what the guest measured (as when it changes between lookup and send)
-/// closes the connection with nothing sent; a path out of the root is a
-/// broken guest (500, close). The server goes on either way.
+/// closes the connection with nothing sent; a path out of the root, or a
+/// range beyond the size the guest itself reported, is a broken guest
+/// (500, close). The server goes on either way.
 #[test]
 fn host_refuses_a_file_body_it_cannot_send_as_described() {
     let site = site();
@@ -191,7 +204,41 @@ fn host_refuses_a_file_body_it_cannot_send_as_described() {
     assert_eq!(response.status, 500);
     assert_eq!(response.header("connection"), Some("close"));
     assert!(reader.closed(), "P: the connection must close");
+    let mut reader = send("R");
+    assert_eq!(reader.next(false).map(|r| r.status), Some(500), "R: a range beyond the file");
+    assert!(reader.closed(), "R: the connection must close");
     assert_eq!(ask(&server, "GET").map(|r| r.0), Some(200));
+}
+
+/// A header value with CR LF in it would let a guest write a second
+/// header (or a second response) into the head: the host's decoder
+/// refuses it as a broken guest.
+#[test]
+fn a_header_that_would_split_the_head_is_a_fault() {
+    let site = site();
+    let server = start(&site);
+    let mut stream = server.connect();
+    stream.write_all(b"H / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut reader = ResponseReader::new(stream);
+    let response = reader.next(false).expect("an answer");
+    assert_eq!(response.status, 500);
+    assert_eq!(response.header("set-cookie"), None);
+    assert!(reader.closed());
+    assert_eq!(ask(&server, "GET").map(|r| r.0), Some(200));
+}
+
+/// A file the host will not send (hidden) or cannot open (gone since the
+/// guest looked) goes back to the guest: it is called again with the same
+/// input and told what the host found (1: not found), so it can answer as
+/// it would natively (the site's 404 page).
+#[test]
+fn a_file_the_host_refuses_is_answered_again_by_the_guest() {
+    let site = site();
+    let server = start(&site);
+    for trigger in ["D", "M"] {
+        let (status, body) = ask(&server, trigger).expect("an answer");
+        assert_eq!((status, body.as_slice()), (200, &[1u8][..]), "{trigger}");
+    }
 }
 
 /// A guest that answers without consuming anything, keeping the

@@ -9,6 +9,8 @@ pub(crate) mod chunked;
 mod grammar;
 mod semantics;
 
+pub(crate) use grammar::is_tchar;
+
 use crate::{Limits, ProtocolError, Request};
 
 /// True if `buf`, after any empty lines, starts with the `HEAD` method:

@@ -3,7 +3,7 @@
 //! and whether the connection persists.
 
 use super::grammar::RawHead;
-use crate::request::{Framing, Header, Method, Target, Version};
+use crate::request::{Framing, Header, Method, Target, Version, list_elements};
 use crate::{Limits, ProtocolError, Request};
 
 pub(super) fn check<'b>(
@@ -196,12 +196,6 @@ fn content_length(digits: &[u8]) -> Result<u64, ProtocolError> {
             .and_then(|n| n.checked_add(u64::from(d - b'0')))
             .ok_or(ProtocolError::BodyTooLarge)
     })
-}
-
-/// The elements of a `#rule` list (RFC 9110 §5.6.1), trimmed, empty ones
-/// skipped as the RFC asks of recipients.
-fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value.split(|&b| b == b',').map(<[u8]>::trim_ascii).filter(|e| !e.is_empty())
 }
 
 /// RFC 9112 §9.3: 1.1 persists unless `close`; 1.0 only with `keep-alive`.

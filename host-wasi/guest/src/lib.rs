@@ -2,180 +2,166 @@
 //!
 //! `portico-core` compiled to a `wasm32-wasip1` module: a pure step
 //! function over a connection's buffered bytes. It keeps no state between
-//! calls (the connection state travels with each call), so any instance
-//! can serve any connection and a broken one can be thrown away.
+//! calls but the site configuration it is given once (the connection
+//! state travels with each call), so any instance can serve any
+//! connection and a broken one can be thrown away.
 //!
 //! The web root is the WASI preopen `/`. Files are only *looked up* here
-//! (`path_filestat_get`); bodies are named (path, offset, length) for the
-//! host to stream, so they never pass through guest memory.
+//! (`path_filestat_get`); bodies are named (path, ranges, and the size,
+//! time and identity seen) for the host to stream, so they never pass
+//! through guest memory.
 //!
-//! The exported ABI is documented in `docs/ABI.md`; the layout constants
-//! below are the source of truth.
+//! The exports speak ABI version 2 (`docs/ABI.md`); every value crossing
+//! them is encoded and decoded by `portico-abi`, the crate the host uses
+//! too.
 
 // Exports need `#[unsafe(no_mangle)]`, and the ABI hands raw pointers
 // across the boundary; every use is commented.
 #![allow(unsafe_code)]
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::OnceLock;
 
+use portico_abi::{
+    ABI_VERSION, Action, Call, FileRef, Refusal, StepResult, decode_call, decode_site,
+    encode_result,
+};
 use portico_core::{
-    Body, Connection, Event, FileInfo, FileLookup, Limits, Lookup, Response, STATE_LEN, SafePath,
-    error_response, respond,
+    Connection, Event, FileLookup, Lookup, SafePath, Site, error_response, respond,
 };
 
-/// Bumped on any incompatible change to the exports or the result layout.
-pub const ABI_VERSION: u32 = 1;
+/// The configuration `portico_configure` set, or the defaults.
+static SITE: OnceLock<Site> = OnceLock::new();
 
-/// What the host should do; `RESULT_ACTION`.
-pub const ACTION_NEED_MORE: u32 = 0;
-/// Drop `RESULT_CONSUMED` body bytes and step again.
-pub const ACTION_DISCARD: u32 = 1;
-/// Drop `RESULT_CONSUMED` bytes and send the response.
-pub const ACTION_RESPOND: u32 = 2;
-/// Close the connection without writing.
-pub const ACTION_CLOSE: u32 = 3;
-
-/// Body kinds; `RESULT_BODY_KIND`.
-pub const BODY_EMPTY: u32 = 0;
-/// The body bytes follow the head in the result block.
-pub const BODY_BYTES: u32 = 1;
-/// The body is a file: its path (UTF-8, relative to the root, `""` for the
-/// root) follows the head; stream `file_len` bytes from `file_offset`.
-pub const BODY_FILE: u32 = 2;
-
-/// Byte offsets of the little-endian fields of a result block.
-pub mod layout {
-    /// u32: length of the whole block (pass it to `portico_free`).
-    pub const TOTAL_LEN: usize = 0;
-    /// u32: one of the `ACTION_*` values.
-    pub const ACTION: usize = 4;
-    /// u32: input bytes consumed (head length, or body bytes to discard).
-    pub const CONSUMED: usize = 8;
-    /// u32: the response status.
-    pub const STATUS: usize = 12;
-    /// u32: bit 0 set = keep the connection open after the response.
-    pub const FLAGS: usize = 16;
-    /// u32: one of the `BODY_*` values.
-    pub const BODY_KIND: usize = 20;
-    /// u32: length of the serialised response head.
-    pub const HEAD_LEN: usize = 24;
-    /// u32: length of the body bytes, or of the file path.
-    pub const BODY_LEN: usize = 28;
-    /// u64: where in the file the body starts.
-    pub const FILE_OFFSET: usize = 32;
-    /// u64: how many bytes of the file to send.
-    pub const FILE_LEN: usize = 40;
-    /// u64: the file's whole size when the guest looked it up. A host that
-    /// finds another size when it opens the file must not send it: the
-    /// head already promised a length.
-    pub const FILE_SIZE: usize = 48;
-    /// `STATE_LEN` bytes: the connection state to pass to the next call.
-    pub const STATE: usize = 56;
-    /// The head, then the body bytes or the file path.
-    pub const DATA: usize = STATE + super::STATE_LEN;
+fn site() -> &'static Site {
+    SITE.get_or_init(Site::default)
 }
-
-/// WASI preview 1's `errno::loop` (ELOOP); std has no stable ErrorKind
-/// for it.
-const WASI_ERRNO_LOOP: i32 = 32;
 
 /// The web root as this WASI instance sees it: the preopen `/`.
 struct WasiRoot;
 
-/// A file found by the guest, named for the host to open and stream.
-#[derive(Debug)]
-struct GuestFile {
-    path: SafePath,
-    size: u64,
+impl FileLookup for WasiRoot {
+    type Handle = FileRef;
+
+    fn lookup(&self, path: &SafePath) -> Lookup<FileRef> {
+        wasi_fs::lookup(path)
+    }
 }
 
-impl FileLookup for WasiRoot {
-    type Handle = GuestFile;
+/// The web root, except that the file the host could not open is what
+/// the host found there instead.
+struct AsRefused<'a> {
+    root: &'a WasiRoot,
+    refusal: Option<&'a Refusal>,
+}
 
-    fn lookup(&self, path: &SafePath) -> Lookup<GuestFile> {
-        let full = format!("/{}", path.as_str());
-        match std::fs::metadata(&full) {
-            Ok(meta) if meta.is_dir() => Lookup::Directory,
-            Ok(meta) if meta.is_file() => Lookup::File(FileInfo {
-                handle: GuestFile { path: path.clone(), size: meta.len() },
-                len: meta.len(),
-                modified: meta.modified().ok(),
-            }),
-            Ok(_) => Lookup::NotFound,
-            Err(error) => match error.kind() {
-                // Too long a name cannot exist: a miss, not a 500.
-                std::io::ErrorKind::NotFound
-                | std::io::ErrorKind::NotADirectory
-                | std::io::ErrorKind::InvalidFilename => Lookup::NotFound,
-                std::io::ErrorKind::PermissionDenied => Lookup::Forbidden,
-                // A symlink loop: nothing there to serve, as natively.
-                _ if error.raw_os_error() == Some(WASI_ERRNO_LOOP) => Lookup::NotFound,
-                _ => Lookup::Failed,
-            },
+impl FileLookup for AsRefused<'_> {
+    type Handle = FileRef;
+
+    fn lookup(&self, path: &SafePath) -> Lookup<FileRef> {
+        match self.refusal {
+            Some(refusal) if refusal.path == *path => refusal.miss.lookup(),
+            _ => self.root.lookup(path),
         }
+    }
+}
+
+#[cfg(target_os = "wasi")]
+mod wasi_fs {
+    use std::sync::OnceLock;
+    use std::time::{Duration, SystemTime};
+
+    use portico_abi::FileRef;
+    use portico_core::{FileId, Lookup, SafePath};
+
+    /// The descriptor of the preopen named `/`, found as wasi-libc finds
+    /// preopens: descriptors from 3 up, until one is not a preopen.
+    fn root() -> Option<wasi::Fd> {
+        static ROOT: OnceLock<Option<wasi::Fd>> = OnceLock::new();
+        *ROOT.get_or_init(|| {
+            (3..64).find(|&fd| {
+                // SAFETY: plain WASI calls; the name buffer is as long as
+                // the length the runtime reported.
+                unsafe {
+                    let Ok(prestat) = wasi::fd_prestat_get(fd) else { return false };
+                    if prestat.tag != wasi::PREOPENTYPE_DIR.raw() {
+                        return false;
+                    }
+                    let len = prestat.u.dir.pr_name_len;
+                    let mut name = vec![0u8; len];
+                    wasi::fd_prestat_dir_name(fd, name.as_mut_ptr(), len).is_ok() && name == b"/"
+                }
+            })
+        })
+    }
+
+    pub(crate) fn lookup(path: &SafePath) -> Lookup<FileRef> {
+        let Some(root) = root() else { return Lookup::Failed };
+        let rel = if path.is_root() { "." } else { path.as_str() };
+        // SAFETY: a plain WASI call on a descriptor this module found.
+        let stat = unsafe { wasi::path_filestat_get(root, wasi::LOOKUPFLAGS_SYMLINK_FOLLOW, rel) };
+        match stat {
+            Ok(stat) if stat.filetype == wasi::FILETYPE_DIRECTORY => Lookup::Directory,
+            Ok(stat) if stat.filetype == wasi::FILETYPE_REGULAR_FILE => {
+                let modified = SystemTime::UNIX_EPOCH + Duration::from_nanos(stat.mtim);
+                let id = FileId { device: stat.dev, inode: stat.ino };
+                let file = FileRef {
+                    path: path.clone(),
+                    size: stat.size,
+                    modified: Some(modified),
+                    id: Some(id),
+                };
+                Lookup::File(
+                    portico_core::FileInfo::new(file, stat.size)
+                        .modified(Some(modified))
+                        .id(Some(id)),
+                )
+            }
+            // Sockets, devices, FIFOs: not something to serve.
+            Ok(_) => Lookup::NotFound,
+            Err(errno) => {
+                Lookup::from_io_error(&std::io::Error::from_raw_os_error(i32::from(errno.raw())))
+            }
+        }
+    }
+}
+
+/// The guest's file system exists only under WASI; built for anything
+/// else (the workspace's native build and lints), every lookup fails.
+#[cfg(not(target_os = "wasi"))]
+mod wasi_fs {
+    use portico_abi::FileRef;
+    use portico_core::{Lookup, SafePath};
+
+    pub(crate) fn lookup(_: &SafePath) -> Lookup<FileRef> {
+        Lookup::Failed
     }
 }
 
 /// One step, as plain Rust: the exports below only move bytes.
-pub fn step(state: &[u8; STATE_LEN], input: &[u8], now: SystemTime) -> Vec<u8> {
-    let Some(mut conn) = Connection::from_bytes(Limits::default(), state) else {
-        return encode(ACTION_CLOSE, 0, None, &Connection::default());
+#[must_use]
+pub fn step(call: &Call, input: &[u8]) -> StepResult {
+    let site = site();
+    let Some(mut conn) = Connection::from_bytes(site.limits, &call.state) else {
+        return StepResult::new(call.state, None, false, Action::Close);
     };
-    match conn.poll(input) {
-        Event::NeedMore => encode(ACTION_NEED_MORE, 0, None, &conn),
-        Event::Discard(n) => encode(ACTION_DISCARD, n, None, &conn),
+    if call.timed_out {
+        conn.handle_timeout(call.now);
+    }
+    let action = match conn.poll(input, call.now) {
+        Event::NeedMore => Action::NeedMore,
+        Event::Discard(n) => Action::Discard(u32::try_from(n).unwrap_or(u32::MAX)),
         Event::Request(request) => {
-            let response = respond(&request, &WasiRoot, now);
-            encode(ACTION_RESPOND, request.head_len(), Some(response), &conn)
+            let files = AsRefused { root: &WasiRoot, refusal: call.refused.as_ref() };
+            let response = respond(&request, site, &files, call.wall);
+            let consumed = u32::try_from(request.head_len()).unwrap_or(u32::MAX);
+            Action::Respond { consumed, response }
         }
         Event::Reject(rejection) => {
-            encode(ACTION_RESPOND, 0, Some(error_response(rejection, now)), &conn)
+            Action::Respond { consumed: 0, response: error_response(rejection, call.wall) }
         }
-        Event::Close => encode(ACTION_CLOSE, 0, None, &conn),
-    }
-}
-
-fn encode(
-    action: u32,
-    consumed: usize,
-    response: Option<Response<GuestFile>>,
-    conn: &Connection,
-) -> Vec<u8> {
-    let mut out = vec![0u8; layout::DATA];
-    let put32 = |out: &mut Vec<u8>, at: usize, v: u32| {
-        out[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        _ => Action::Close,
     };
-    put32(&mut out, layout::ACTION, action);
-    put32(&mut out, layout::CONSUMED, u32::try_from(consumed).unwrap_or(u32::MAX));
-    out[layout::STATE..layout::DATA].copy_from_slice(&conn.to_bytes());
-    if let Some(response) = response {
-        let (status, head, body, keep_alive) = response.into_parts();
-        put32(&mut out, layout::STATUS, u32::from(status));
-        put32(&mut out, layout::FLAGS, u32::from(keep_alive));
-        put32(&mut out, layout::HEAD_LEN, len32(&head));
-        out.extend_from_slice(&head);
-        let (kind, data, offset, len, size) = match &body {
-            Body::Empty => (BODY_EMPTY, &[][..], 0, 0, 0),
-            Body::Bytes(bytes) => (BODY_BYTES, bytes.as_slice(), 0, 0, 0),
-            Body::File { handle, offset, len } => {
-                (BODY_FILE, handle.path.as_str().as_bytes(), *offset, *len, handle.size)
-            }
-        };
-        put32(&mut out, layout::BODY_KIND, kind);
-        put32(&mut out, layout::BODY_LEN, len32(data));
-        out[layout::FILE_OFFSET..layout::FILE_OFFSET + 8].copy_from_slice(&offset.to_le_bytes());
-        out[layout::FILE_LEN..layout::FILE_LEN + 8].copy_from_slice(&len.to_le_bytes());
-        out[layout::FILE_SIZE..layout::FILE_SIZE + 8].copy_from_slice(&size.to_le_bytes());
-        out.extend_from_slice(data);
-    }
-    let total = len32(&out);
-    put32(&mut out, layout::TOTAL_LEN, total);
-    out
-}
-
-/// Heads and generated bodies are a few KiB; wasm32 addresses are 32-bit.
-fn len32(bytes: &[u8]) -> u32 {
-    u32::try_from(bytes.len()).unwrap_or(u32::MAX)
+    StepResult::new(conn.to_bytes(), conn.poll_timeout(), conn.awaiting_head(), action)
 }
 
 /// The ABI version this module implements.
@@ -185,8 +171,7 @@ pub extern "C" fn portico_abi_version() -> u32 {
 }
 
 /// Allocate `len` bytes of guest memory for the host to write into. Free
-/// with `portico_free(ptr, len)`. Returns 0 if `len` is 0 or allocation
-/// fails.
+/// with `portico_free(ptr, len)`. Returns 0 if `len` is 0.
 #[unsafe(no_mangle)]
 pub extern "C" fn portico_alloc(len: u32) -> *mut u8 {
     if len == 0 {
@@ -203,7 +188,7 @@ pub extern "C" fn portico_alloc(len: u32) -> *mut u8 {
 /// # Safety
 ///
 /// `ptr` and `len` must be exactly what `portico_alloc` returned/was
-/// given, or a result pointer and its `TOTAL_LEN`; each freed once.
+/// given, or a result pointer and its length word; each freed once.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portico_free(ptr: *mut u8, len: u32) {
     if ptr.is_null() || len == 0 {
@@ -214,33 +199,66 @@ pub unsafe extern "C" fn portico_free(ptr: *mut u8, len: u32) {
     drop(unsafe { Vec::from_raw_parts(ptr, 0, len as usize) });
 }
 
-/// Step a connection: `state` points to `STATE_LEN` bytes of connection
-/// state (all zero for a new connection), `input` to the bytes received
-/// and not yet consumed; `now` is the time since the Unix epoch. Returns a
-/// result block (see [`layout`]) the host must free with `portico_free`.
+/// Borrow `len` bytes at `ptr`.
 ///
 /// # Safety
 ///
-/// `state` must point to `STATE_LEN` readable bytes and `input` to
-/// `input_len` readable bytes of this module's memory.
+/// `ptr` must point to `len` readable bytes of this module's memory.
+unsafe fn bytes<'a>(ptr: *const u8, len: u32) -> &'a [u8] {
+    if len == 0 || ptr.is_null() {
+        &[]
+    } else {
+        // SAFETY: as the caller promised.
+        unsafe { std::slice::from_raw_parts(ptr, len as usize) }
+    }
+}
+
+/// Configure this instance with an encoded site (`portico_abi::encode_site`)
+/// before its first step. Returns 0 on success, 1 if the bytes are not a
+/// valid site, 2 if the instance was configured (or stepped) already.
+///
+/// # Safety
+///
+/// `site` must point to `site_len` readable bytes of this module's memory.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portico_configure(site: *const u8, site_len: u32) -> u32 {
+    // SAFETY: the host promises the range is readable guest memory.
+    let Ok(decoded) = decode_site(unsafe { bytes(site, site_len) }) else { return 1 };
+    match SITE.set(decoded) {
+        Ok(()) => 0,
+        Err(_) => 2,
+    }
+}
+
+/// Step a connection: `call` points to an encoded `Call` (state, clocks,
+/// flags), `input` to the bytes received and not yet consumed. Returns a
+/// result block: a little-endian u32 with the block's whole length, then
+/// the encoded `StepResult`. The host frees it with
+/// `portico_free(ptr, length)`. A call that does not decode is answered
+/// with "close".
+///
+/// # Safety
+///
+/// `call` must point to `call_len` and `input` to `input_len` readable
+/// bytes of this module's memory.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portico_step(
-    state: *const u8,
+    call: *const u8,
+    call_len: u32,
     input: *const u8,
     input_len: u32,
-    now_secs: u64,
-    now_nanos: u32,
 ) -> *mut u8 {
     // SAFETY: the host promises these ranges are readable guest memory.
-    let state = unsafe { &*state.cast::<[u8; STATE_LEN]>() };
-    let input = if input_len == 0 {
-        &[][..]
-    } else {
-        // SAFETY: as above.
-        unsafe { std::slice::from_raw_parts(input, input_len as usize) }
+    let (call, input) = unsafe { (bytes(call, call_len), bytes(input, input_len)) };
+    let result = match decode_call(call) {
+        Ok(call) => step(&call, input),
+        Err(_) => StepResult::new([0; portico_core::STATE_LEN], None, false, Action::Close),
     };
-    let now = UNIX_EPOCH + Duration::new(now_secs, now_nanos.min(999_999_999));
-    let mut block = step(state, input, now);
+    let encoded = encode_result(&result);
+    let total = u32::try_from(encoded.len() + 4).unwrap_or(u32::MAX);
+    let mut block = Vec::with_capacity(encoded.len() + 4);
+    block.extend_from_slice(&total.to_le_bytes());
+    block.extend_from_slice(&encoded);
     block.shrink_to_fit();
     let ptr = block.as_mut_ptr();
     std::mem::forget(block);

@@ -1,0 +1,74 @@
+//! What the site allows, before anything is looked up: which methods are
+//! served, and which names are hidden.
+
+use super::Plan;
+use crate::request::Method;
+use crate::{Request, SafePath, Site};
+
+/// GET and HEAD are served; anything else is 405 with `Allow` (RFC 9110
+/// §15.5.6), whatever its target.
+pub(crate) fn method<H>(request: &Request<'_>) -> Result<(), Plan<H>> {
+    match request.method() {
+        Method::Get | Method::Head => Ok(()),
+        _ => Err(Plan::Page {
+            status: 405,
+            detail: "This server only serves files: use GET or HEAD.",
+            field: Some(("Allow", "GET, HEAD")),
+        }),
+    }
+}
+
+/// Whether `path` may be served at all. A name starting with `.` (`.git`,
+/// `.env`) is a miss unless the site serves hidden files; `.well-known`
+/// (RFC 8615) always may be. Asked before the lookup, so a hidden file is
+/// never even opened.
+pub(crate) fn visible(path: &SafePath, site: &Site) -> bool {
+    site.hidden || !path.is_hidden()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::{Limits, Parsed, parse_request};
+
+    fn with_method(raw: &[u8]) -> Result<(), u16> {
+        let Ok(Parsed::Complete(request)) = parse_request(raw, &Limits::default()) else {
+            panic!("a request")
+        };
+        method::<()>(&request).map_err(|plan| match plan {
+            Plan::Page { status, field, .. } => {
+                assert_eq!(field, Some(("Allow", "GET, HEAD")));
+                status
+            }
+            other => panic!("{other:?}"),
+        })
+    }
+
+    #[test]
+    fn get_and_head_pass_everything_else_is_405_with_allow() {
+        assert_eq!(with_method(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"), Ok(()));
+        assert_eq!(with_method(b"HEAD /x HTTP/1.1\r\nHost: h\r\n\r\n"), Ok(()));
+        for raw in [
+            &b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"[..],
+            b"get / HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n",
+        ] {
+            assert_eq!(with_method(raw), Err(405), "{}", String::from_utf8_lossy(raw));
+        }
+    }
+
+    #[test]
+    fn hidden_names_are_invisible_unless_the_site_serves_them() {
+        let path = |p: &str| SafePath::from_request_path(p).unwrap();
+        let site = Site::default();
+        for shown in ["/", "/a.txt", "/dir/file", "/.well-known/security.txt", "/a.b/c"] {
+            assert!(visible(&path(shown), &site), "{shown}");
+        }
+        for hidden in ["/.env", "/.git/config", "/dir/.secret", "/.well-known/.x"] {
+            assert!(!visible(&path(hidden), &site), "{hidden}");
+            assert!(visible(&path(hidden), &site.clone().with_hidden(true)), "{hidden}");
+        }
+    }
+}

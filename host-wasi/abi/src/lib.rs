@@ -1,0 +1,772 @@
+//! # portico-abi
+//!
+//! The guest ABI of portico-wasi, version [`ABI_VERSION`], defined once:
+//! the values a host and the portico guest exchange, and the one encoding
+//! both sides use. The guest (`portico-guest`) encodes what the host
+//! decodes and the other way round, with these very functions, so the two
+//! cannot drift apart; a property test checks that every value survives
+//! the trip and that no byte string makes a decoder panic.
+//!
+//! It does no I/O and has no exports: it builds for the host and for
+//! `wasm32`. `docs/ABI.md` describes the same bytes for embedders that are
+//! not written in Rust.
+//!
+//! ```text
+//! host                                         guest
+//!  Site ──encode_site──▶ portico_configure ──decode_site──▶ Site (once per instance)
+//!  Call ──encode_call──▶ portico_step      ──decode_call──▶ Call
+//!  StepResult ◀─decode_result── block ◀─encode_result── StepResult
+//! ```
+//!
+//! Everything a decoder accepts is valid: statuses are 100–999, header
+//! fields cannot split the head, paths are normal paths below the root,
+//! sizes are within the caps below. A guest is not trusted: the host
+//! decodes its answers with [`decode_result`] and treats an error as a
+//! broken instance.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::time::{Duration, SystemTime};
+
+use portico_core::{
+    Body, FieldValue, FileId, Headers, Limits, Lookup, Moment, Part, Response, ResponseHead,
+    STATE_LEN, SafePath, Site,
+};
+
+/// The version of this ABI: what `portico_abi_version` returns. A host
+/// refuses a module of another version.
+pub const ABI_VERSION: u32 = 2;
+
+/// The most header fields a response may carry.
+pub const MAX_FIELDS: usize = 256;
+/// The most bytes of header names and values in one response.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// The most generated body bytes in one response (an error page, a
+/// listing, multipart boundaries).
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// The longest file path.
+pub const MAX_PATH: usize = 4096;
+/// The most pieces of a multipart body.
+pub const MAX_PARTS: usize = 4096;
+/// The most index names, extra headers and similar lists in a [`Site`].
+pub const MAX_SITE_ITEMS: usize = 256;
+
+/// Why bytes did not decode to a value.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum AbiError {
+    /// The bytes end before the value does.
+    Truncated,
+    /// Bytes follow a complete value.
+    TrailingBytes,
+    /// A tag, flag or boolean byte with no meaning here.
+    BadTag(&'static str),
+    /// A length or count over its cap.
+    TooLarge(&'static str),
+    /// Text that is not UTF-8.
+    NotUtf8(&'static str),
+    /// A header field that would break the head.
+    BadHeader,
+    /// A path that is not a normal path below the root.
+    BadPath,
+    /// A status outside 100–999.
+    BadStatus,
+    /// A response that keeps the connection but consumed nothing (the host
+    /// would answer the same bytes for ever), or a discard of nothing.
+    NoProgress,
+    /// A site setting the core refuses.
+    BadSite,
+}
+
+impl core::fmt::Display for AbiError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Truncated => f.write_str("truncated"),
+            Self::TrailingBytes => f.write_str("bytes after the value"),
+            Self::BadTag(what) => write!(f, "invalid {what}"),
+            Self::TooLarge(what) => write!(f, "{what} over its cap"),
+            Self::NotUtf8(what) => write!(f, "{what} is not UTF-8"),
+            Self::BadHeader => f.write_str("a header field that would break the head"),
+            Self::BadPath => f.write_str("a path that is not normal"),
+            Self::BadStatus => f.write_str("a status outside 100-999"),
+            Self::NoProgress => {
+                f.write_str("a kept-alive response or discard that consumed nothing")
+            }
+            Self::BadSite => f.write_str("a site setting the core refuses"),
+        }
+    }
+}
+
+impl std::error::Error for AbiError {}
+
+/// What the host hands the guest with each step, besides the input bytes.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub struct Call {
+    /// The connection state from the previous result (all zero for a new
+    /// connection): [`portico_core::Connection::to_bytes`].
+    pub state: [u8; STATE_LEN],
+    /// Wall-clock time, for `Date`.
+    pub wall: SystemTime,
+    /// Monotonic time, for deadlines.
+    pub now: Moment,
+    /// The host woke because [`StepResult::wake_at`] passed and no bytes
+    /// came: the guest applies the deadline before it looks at the input.
+    pub timed_out: bool,
+    /// The file the previous step named could not be served: answer the
+    /// same input again as if the lookup of that path had found this.
+    pub refused: Option<Refusal>,
+}
+
+impl Call {
+    /// A step at `wall`/`now` with this state, no timeout, no refusal.
+    #[must_use]
+    pub fn new(state: [u8; STATE_LEN], wall: SystemTime, now: Moment) -> Self {
+        Self { state, wall, now, timed_out: false, refused: None }
+    }
+}
+
+/// A file the host could not open as the guest described it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Refusal {
+    /// The path the guest named.
+    pub path: SafePath,
+    /// What the host found there instead.
+    pub miss: Miss,
+}
+
+/// A lookup outcome without a file: what a host that refused a file
+/// reports back.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Miss {
+    /// 404.
+    NotFound,
+    /// 403.
+    Forbidden,
+    /// 500.
+    Failed,
+}
+
+impl Miss {
+    /// The miss a lookup outcome is, if it is one.
+    #[must_use]
+    pub fn of<H>(lookup: &Lookup<H>) -> Option<Self> {
+        match lookup {
+            Lookup::NotFound => Some(Self::NotFound),
+            Lookup::Forbidden => Some(Self::Forbidden),
+            Lookup::Failed => Some(Self::Failed),
+            _ => None,
+        }
+    }
+
+    /// The lookup outcome this miss stands for.
+    #[must_use]
+    pub fn lookup<H>(self) -> Lookup<H> {
+        match self {
+            Self::NotFound => Lookup::NotFound,
+            Self::Forbidden => Lookup::Forbidden,
+            Self::Failed => Lookup::Failed,
+        }
+    }
+}
+
+/// A file the guest found and names for the host to stream, with what the
+/// guest saw of it, so the host can check it opens the same file.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct FileRef {
+    /// Where it is, below the root.
+    pub path: SafePath,
+    /// Its size when the guest looked.
+    pub size: u64,
+    /// Its modification time, if the guest saw one.
+    pub modified: Option<SystemTime>,
+    /// Its device and inode, if the guest saw them.
+    pub id: Option<FileId>,
+}
+
+/// What the guest answers a step with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StepResult {
+    /// The connection state to hand back with the next call.
+    pub state: [u8; STATE_LEN],
+    /// When to wake the connection if no bytes come
+    /// ([`portico_core::Connection::poll_timeout`]).
+    pub wake_at: Option<Moment>,
+    /// The connection waits for a request head
+    /// ([`portico_core::Connection::awaiting_head`]): with nothing
+    /// buffered it may be closed at shutdown.
+    pub awaiting_head: bool,
+    /// What to do.
+    pub action: Action,
+}
+
+impl StepResult {
+    /// A result.
+    #[must_use]
+    pub fn new(
+        state: [u8; STATE_LEN],
+        wake_at: Option<Moment>,
+        awaiting_head: bool,
+        action: Action,
+    ) -> Self {
+        Self { state, wake_at, awaiting_head, action }
+    }
+}
+
+/// What the host does after a step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Action {
+    /// Read more bytes and step again.
+    NeedMore,
+    /// Drop this many (request body) bytes and step again.
+    Discard(u32),
+    /// Drop `consumed` bytes, send the response, then go on or close as
+    /// it says.
+    Respond {
+        /// Input bytes the request head took (0 for a rejection).
+        consumed: u32,
+        /// The response, its file named by a [`FileRef`].
+        response: Response<FileRef>,
+    },
+    /// Close without writing.
+    Close,
+}
+
+// ---------------------------------------------------------------------------
+// The encoding: little-endian integers, lengths before bytes, one tag byte
+// before each choice. docs/ABI.md draws the same layout.
+// ---------------------------------------------------------------------------
+
+/// Encode a site configuration for `portico_configure`.
+#[must_use]
+pub fn encode_site(site: &Site) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.u16(len16(site.index_names.len()));
+    for name in &site.index_names {
+        w.text16(name);
+    }
+    match &site.not_found_page {
+        Some(path) => {
+            w.u8(1);
+            w.text16(path.as_str());
+        }
+        None => w.u8(0),
+    }
+    w.u8(u8::from(site.listings));
+    w.u8(u8::from(site.hidden));
+    match &site.cache_control {
+        Some(value) => {
+            w.u8(1);
+            w.text32(value);
+        }
+        None => w.u8(0),
+    }
+    w.headers(&site.extra_headers);
+    let limits = &site.limits;
+    w.u64(limits.max_head as u64);
+    w.u64(limits.max_target as u64);
+    w.u64(limits.max_headers as u64);
+    w.u64(limits.max_body);
+    w.duration(limits.idle_timeout);
+    w.duration(limits.head_timeout);
+    w.out
+}
+
+/// Decode a site configuration; every setting is checked as [`Site`]'s
+/// own builders check it.
+pub fn decode_site(bytes: &[u8]) -> Result<Site, AbiError> {
+    let mut r = Reader::new(bytes);
+    let count = r.count16(MAX_SITE_ITEMS, "index names")?;
+    let mut names = Vec::with_capacity(count);
+    for _ in 0..count {
+        names.push(r.text16("index name")?.to_owned());
+    }
+    let site = Site::default().with_index_names(names).map_err(|_| AbiError::BadSite)?;
+    let page = match r.u8()? {
+        0 => None,
+        1 => Some(r.text16("404 page")?),
+        _ => return Err(AbiError::BadTag("404 page flag")),
+    };
+    let site = site.with_not_found_page(page).map_err(|_| AbiError::BadPath)?;
+    let listings = r.bool("listings")?;
+    let hidden = r.bool("hidden")?;
+    let cache_control = match r.u8()? {
+        0 => None,
+        1 => Some(r.text32("cache-control", MAX_HEAD_BYTES)?.to_owned()),
+        _ => return Err(AbiError::BadTag("cache-control flag")),
+    };
+    let mut site = site
+        .with_cache_control(cache_control)
+        .map_err(|_| AbiError::BadHeader)?
+        .with_hidden(hidden);
+    site.listings = listings;
+    site.extra_headers = r.headers()?;
+    let size =
+        |r: &mut Reader<'_>| usize::try_from(r.u64()?).map_err(|_| AbiError::TooLarge("limit"));
+    let limits = Limits::default()
+        .with_max_head(size(&mut r)?)
+        .with_max_target(size(&mut r)?)
+        .with_max_headers(size(&mut r)?)
+        .with_max_body(r.u64()?)
+        .with_idle_timeout(r.duration()?)
+        .with_head_timeout(r.duration()?);
+    r.end()?;
+    Ok(site.with_limits(limits))
+}
+
+/// Encode a call for `portico_step`.
+#[must_use]
+pub fn encode_call(call: &Call) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.bytes(&call.state);
+    w.time(call.wall);
+    w.u64(call.now.as_nanos());
+    let flags = u8::from(call.timed_out) | u8::from(call.refused.is_some()) << 1;
+    w.u8(flags);
+    if let Some(refusal) = &call.refused {
+        w.u8(match refusal.miss {
+            Miss::NotFound => 1,
+            Miss::Forbidden => 2,
+            Miss::Failed => 3,
+        });
+        w.text16(refusal.path.as_str());
+    }
+    w.out
+}
+
+/// Decode a call.
+pub fn decode_call(bytes: &[u8]) -> Result<Call, AbiError> {
+    let mut r = Reader::new(bytes);
+    let state = r.state()?;
+    let wall = r.time()?;
+    let now = Moment::from_nanos(r.u64()?);
+    let flags = r.u8()?;
+    if flags & !0b11 != 0 {
+        return Err(AbiError::BadTag("call flags"));
+    }
+    let refused = if flags & 0b10 != 0 {
+        let miss = match r.u8()? {
+            1 => Miss::NotFound,
+            2 => Miss::Forbidden,
+            3 => Miss::Failed,
+            _ => return Err(AbiError::BadTag("refusal")),
+        };
+        Some(Refusal { path: r.path()?, miss })
+    } else {
+        None
+    };
+    r.end()?;
+    Ok(Call { state, wall, now, timed_out: flags & 1 != 0, refused })
+}
+
+/// Encode a step result (the guest's answer, after its 4-byte length).
+#[must_use]
+pub fn encode_result(result: &StepResult) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.bytes(&result.state);
+    w.u8(u8::from(result.awaiting_head) | u8::from(result.wake_at.is_some()) << 1);
+    w.u64(result.wake_at.map_or(0, Moment::as_nanos));
+    match &result.action {
+        Action::NeedMore => {
+            w.u8(0);
+            w.u32(0);
+        }
+        Action::Discard(n) => {
+            w.u8(1);
+            w.u32(*n);
+        }
+        Action::Respond { consumed, response } => {
+            w.u8(2);
+            w.u32(*consumed);
+            w.response(response);
+        }
+        Action::Close => {
+            w.u8(3);
+            w.u32(0);
+        }
+    }
+    w.out
+}
+
+/// Decode a step result, trusting nothing in it.
+pub fn decode_result(bytes: &[u8]) -> Result<StepResult, AbiError> {
+    let mut r = Reader::new(bytes);
+    let state = r.state()?;
+    let flags = r.u8()?;
+    if flags & !0b11 != 0 {
+        return Err(AbiError::BadTag("result flags"));
+    }
+    let wake = r.u64()?;
+    let wake_at = match (flags & 0b10 != 0, wake) {
+        (true, at) => Some(Moment::from_nanos(at)),
+        (false, 0) => None,
+        (false, _) => return Err(AbiError::BadTag("wake time without its flag")),
+    };
+    let tag = r.u8()?;
+    let consumed = r.u32()?;
+    let action = match tag {
+        0 | 3 if consumed != 0 => return Err(AbiError::BadTag("consumed without a response")),
+        0 => Action::NeedMore,
+        1 if consumed == 0 => return Err(AbiError::NoProgress),
+        1 => Action::Discard(consumed),
+        2 => {
+            let response = r.response()?;
+            if response.keep_alive() && consumed == 0 {
+                return Err(AbiError::NoProgress);
+            }
+            Action::Respond { consumed, response }
+        }
+        3 => Action::Close,
+        _ => return Err(AbiError::BadTag("action")),
+    };
+    r.end()?;
+    Ok(StepResult { state, wake_at, awaiting_head: flags & 1 != 0, action })
+}
+
+fn len16(n: usize) -> u16 {
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
+fn len32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[derive(Default)]
+struct Writer {
+    out: Vec<u8>,
+}
+
+impl Writer {
+    fn u8(&mut self, v: u8) {
+        self.out.push(v);
+    }
+    fn u16(&mut self, v: u16) {
+        self.out.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u32(&mut self, v: u32) {
+        self.out.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.out.extend_from_slice(&v.to_le_bytes());
+    }
+    fn bytes(&mut self, v: &[u8]) {
+        self.out.extend_from_slice(v);
+    }
+    /// A length that does not fit is written as the largest there is, so
+    /// the decoder refuses it rather than misreading what follows.
+    fn text16(&mut self, v: &str) {
+        self.u16(len16(v.len()));
+        self.bytes(v.as_bytes());
+    }
+    fn text32(&mut self, v: &str) {
+        self.u32(len32(v.len()));
+        self.bytes(v.as_bytes());
+    }
+    fn bytes32(&mut self, v: &[u8]) {
+        self.u32(len32(v.len()));
+        self.bytes(v);
+    }
+    fn duration(&mut self, v: Duration) {
+        self.u64(u64::try_from(v.as_nanos()).unwrap_or(u64::MAX));
+    }
+    /// Seconds (signed: files can be stamped before 1970) and nanoseconds.
+    fn time(&mut self, v: SystemTime) {
+        let (secs, nanos) = match v.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(after) => (i64::try_from(after.as_secs()).unwrap_or(i64::MAX), after.subsec_nanos()),
+            Err(before) => {
+                let before = before.duration();
+                let secs = i64::try_from(before.as_secs()).unwrap_or(i64::MAX);
+                match before.subsec_nanos() {
+                    0 => (-secs, 0),
+                    n => (-secs - 1, 1_000_000_000 - n),
+                }
+            }
+        };
+        self.bytes(&secs.to_le_bytes());
+        self.u32(nanos);
+    }
+    fn headers(&mut self, headers: &Headers) {
+        self.u16(len16(headers.len()));
+        let mut value = Vec::new();
+        for (name, field) in headers.iter() {
+            self.text16(name);
+            value.clear();
+            field.write(&mut value);
+            self.bytes32(&value);
+        }
+    }
+    fn file(&mut self, file: &FileRef) {
+        self.text16(file.path.as_str());
+        self.u64(file.size);
+        self.u8(u8::from(file.modified.is_some()) | u8::from(file.id.is_some()) << 1);
+        self.time(file.modified.unwrap_or(SystemTime::UNIX_EPOCH));
+        let id = file.id.unwrap_or(FileId { device: 0, inode: 0 });
+        self.u64(id.device);
+        self.u64(id.inode);
+    }
+    fn response(&mut self, response: &Response<FileRef>) {
+        self.u16(response.status());
+        self.u8(u8::from(response.keep_alive()));
+        self.headers(response.headers());
+        match response.body() {
+            Body::Bytes(bytes) => {
+                self.u8(1);
+                self.bytes32(bytes);
+            }
+            Body::File { handle, offset, len } => {
+                self.u8(2);
+                self.file(handle);
+                self.u64(*offset);
+                self.u64(*len);
+            }
+            Body::Parts { handle, parts } => {
+                self.u8(3);
+                self.file(handle);
+                self.u32(len32(parts.len()));
+                for part in parts {
+                    match part {
+                        Part::File { offset, len } => {
+                            self.u8(1);
+                            self.u64(*offset);
+                            self.u64(*len);
+                        }
+                        Part::Bytes(bytes) => {
+                            self.u8(0);
+                            self.bytes32(bytes);
+                        }
+                        // A part kind this version cannot carry: an empty
+                        // one, which changes nothing the client sees.
+                        _ => {
+                            self.u8(0);
+                            self.u32(0);
+                        }
+                    }
+                }
+            }
+            // Body::Empty, and any body kind this version cannot carry:
+            // the host closes rather than send a body the head lies about.
+            _ => self.u8(0),
+        }
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes }
+    }
+    fn take(&mut self, n: usize) -> Result<&'a [u8], AbiError> {
+        if n > self.bytes.len() {
+            return Err(AbiError::Truncated);
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], AbiError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+    fn u8(&mut self) -> Result<u8, AbiError> {
+        Ok(self.array::<1>()?[0])
+    }
+    fn u16(&mut self) -> Result<u16, AbiError> {
+        self.array().map(u16::from_le_bytes)
+    }
+    fn u32(&mut self) -> Result<u32, AbiError> {
+        self.array().map(u32::from_le_bytes)
+    }
+    fn u64(&mut self) -> Result<u64, AbiError> {
+        self.array().map(u64::from_le_bytes)
+    }
+    fn bool(&mut self, what: &'static str) -> Result<bool, AbiError> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(AbiError::BadTag(what)),
+        }
+    }
+    fn state(&mut self) -> Result<[u8; STATE_LEN], AbiError> {
+        self.array()
+    }
+    fn count16(&mut self, cap: usize, what: &'static str) -> Result<usize, AbiError> {
+        let n = usize::from(self.u16()?);
+        if n > cap { Err(AbiError::TooLarge(what)) } else { Ok(n) }
+    }
+    fn text16(&mut self, what: &'static str) -> Result<&'a str, AbiError> {
+        let n = usize::from(self.u16()?);
+        if n > MAX_PATH.max(MAX_HEAD_BYTES) {
+            return Err(AbiError::TooLarge(what));
+        }
+        std::str::from_utf8(self.take(n)?).map_err(|_| AbiError::NotUtf8(what))
+    }
+    fn bytes32(&mut self, what: &'static str, cap: usize) -> Result<&'a [u8], AbiError> {
+        let n = self.u32()? as usize;
+        if n > cap {
+            return Err(AbiError::TooLarge(what));
+        }
+        self.take(n)
+    }
+    fn text32(&mut self, what: &'static str, cap: usize) -> Result<&'a str, AbiError> {
+        std::str::from_utf8(self.bytes32(what, cap)?).map_err(|_| AbiError::NotUtf8(what))
+    }
+    fn duration(&mut self) -> Result<Duration, AbiError> {
+        self.u64().map(Duration::from_nanos)
+    }
+    fn time(&mut self) -> Result<SystemTime, AbiError> {
+        let secs = i64::from_le_bytes(self.array()?);
+        let nanos = self.u32()?;
+        if nanos >= 1_000_000_000 {
+            return Err(AbiError::BadTag("nanoseconds"));
+        }
+        let time = if secs >= 0 {
+            SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs.unsigned_abs(), nanos))
+        } else {
+            SystemTime::UNIX_EPOCH
+                .checked_sub(Duration::from_secs(secs.unsigned_abs()))
+                .and_then(|t| t.checked_add(Duration::from_nanos(u64::from(nanos))))
+        };
+        time.ok_or(AbiError::TooLarge("time"))
+    }
+    fn path(&mut self) -> Result<SafePath, AbiError> {
+        let text = self.text16("path")?;
+        if text.len() > MAX_PATH {
+            return Err(AbiError::TooLarge("path"));
+        }
+        SafePath::from_normal(text).map_err(|_| AbiError::BadPath)
+    }
+    fn headers(&mut self) -> Result<Headers, AbiError> {
+        let count = self.count16(MAX_FIELDS, "header fields")?;
+        let mut headers = Headers::new();
+        let mut total = 0usize;
+        for _ in 0..count {
+            let name = self.text16("header name")?;
+            let value = self.text32("header value", MAX_HEAD_BYTES)?;
+            total += name.len() + value.len();
+            if total > MAX_HEAD_BYTES {
+                return Err(AbiError::TooLarge("header fields"));
+            }
+            headers
+                .try_push(name.to_owned(), FieldValue::from(value.to_owned()))
+                .map_err(|_| AbiError::BadHeader)?;
+        }
+        Ok(headers)
+    }
+    fn file(&mut self) -> Result<FileRef, AbiError> {
+        let path = self.path()?;
+        let size = self.u64()?;
+        let flags = self.u8()?;
+        if flags & !0b11 != 0 {
+            return Err(AbiError::BadTag("file flags"));
+        }
+        let modified = self.time()?;
+        let (device, inode) = (self.u64()?, self.u64()?);
+        let modified = if flags & 1 != 0 {
+            Some(modified)
+        } else if modified == SystemTime::UNIX_EPOCH {
+            None
+        } else {
+            return Err(AbiError::BadTag("time without its flag"));
+        };
+        let id = if flags & 2 != 0 {
+            Some(FileId { device, inode })
+        } else if (device, inode) == (0, 0) {
+            None
+        } else {
+            return Err(AbiError::BadTag("identity without its flag"));
+        };
+        Ok(FileRef { path, size, modified, id })
+    }
+    fn response(&mut self) -> Result<Response<FileRef>, AbiError> {
+        let status = self.u16()?;
+        if !(100..=999).contains(&status) {
+            return Err(AbiError::BadStatus);
+        }
+        let keep_alive = self.bool("keep-alive")?;
+        let mut head = ResponseHead::new(status);
+        head.keep_alive = keep_alive;
+        head.headers = self.headers()?;
+        let body = match self.u8()? {
+            0 => Body::Empty,
+            1 => Body::Bytes(self.bytes32("body", MAX_BODY_BYTES)?.to_vec()),
+            2 => {
+                let handle = self.file()?;
+                Body::File { handle, offset: self.u64()?, len: self.u64()? }
+            }
+            3 => {
+                let handle = self.file()?;
+                let count = self.u32()? as usize;
+                if count > MAX_PARTS {
+                    return Err(AbiError::TooLarge("parts"));
+                }
+                let mut parts = Vec::with_capacity(count);
+                let mut generated = 0usize;
+                for _ in 0..count {
+                    parts.push(match self.u8()? {
+                        0 => {
+                            let bytes = self.bytes32("part", MAX_BODY_BYTES)?;
+                            generated += bytes.len();
+                            if generated > MAX_BODY_BYTES {
+                                return Err(AbiError::TooLarge("parts"));
+                            }
+                            Part::Bytes(bytes.to_vec())
+                        }
+                        1 => Part::File { offset: self.u64()?, len: self.u64()? },
+                        _ => return Err(AbiError::BadTag("part")),
+                    });
+                }
+                Body::Parts { handle, parts }
+            }
+            _ => return Err(AbiError::BadTag("body")),
+        };
+        Ok(Response::from_parts(head, body))
+    }
+    fn end(&self) -> Result<(), AbiError> {
+        if self.bytes.is_empty() { Ok(()) } else { Err(AbiError::TrailingBytes) }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_values_travel_as_their_wire_text() {
+        let mut head = ResponseHead::new(200);
+        head.headers.try_push("Content-Length", 42u64).unwrap();
+        head.headers.try_push("Date", SystemTime::UNIX_EPOCH).unwrap();
+        let response: Response<FileRef> = Response::from_parts(head, Body::Empty);
+        let result =
+            StepResult::new([0; STATE_LEN], None, true, Action::Respond { consumed: 9, response });
+        let back = decode_result(&encode_result(&result)).unwrap();
+        let Action::Respond { response, .. } = back.action else { panic!("a response") };
+        let texts: Vec<String> =
+            response.headers().iter().map(|(_, v)| v.to_text().into_owned()).collect();
+        assert_eq!(texts, ["42", "Thu, 01 Jan 1970 00:00:00 GMT"]);
+    }
+
+    #[test]
+    fn times_before_1970_survive() {
+        for secs in [-1_i64, -86_400, 0, 1] {
+            for nanos in [0, 1, 999_999_999] {
+                let t = if secs >= 0 {
+                    SystemTime::UNIX_EPOCH + Duration::new(secs.unsigned_abs(), nanos)
+                } else {
+                    SystemTime::UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+                        + Duration::from_nanos(u64::from(nanos))
+                };
+                let mut w = Writer::default();
+                w.time(t);
+                assert_eq!(Reader::new(&w.out).time(), Ok(t), "{secs} {nanos}");
+            }
+        }
+    }
+}

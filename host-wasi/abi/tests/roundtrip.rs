@@ -1,0 +1,283 @@
+//! Every value survives encode → decode unchanged, and no byte string
+//! makes a decoder panic: it gives a valid value (whose encoding is those
+//! very bytes) or an error.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, SystemTime};
+
+use portico_abi::{
+    AbiError, Action, Call, FileRef, Miss, Refusal, StepResult, decode_call, decode_result,
+    decode_site, encode_call, encode_result, encode_site,
+};
+use portico_core::{
+    Body, FileId, Headers, Limits, Moment, Part, Response, ResponseHead, STATE_LEN, SafePath, Site,
+};
+use proptest::prelude::*;
+
+fn name() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9!#$%&'*+.^_`|~-]{1,24}"
+}
+
+fn value() -> impl Strategy<Value = String> {
+    // Field content: visible ASCII, obs-text (as UTF-8), inner spaces and
+    // tabs, no leading or trailing whitespace.
+    prop_oneof![Just(String::new()), "[!-~\u{e9}\u{4e2d}]([ \t!-~\u{e9}]{0,30}[!-~])?"]
+}
+
+fn headers() -> impl Strategy<Value = Headers> {
+    prop::collection::vec((name(), value()), 0..12).prop_map(|fields| {
+        let mut headers = Headers::new();
+        for (n, v) in fields {
+            headers.try_push(n, v).unwrap();
+        }
+        headers
+    })
+}
+
+fn segment() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9 _\u{e9}\u{4e2d}#?%:;,\\[\\]<>&'\"-]{1,12}"
+        .prop_filter("not a dot segment", |s| s != "." && s != "..")
+}
+
+fn path() -> impl Strategy<Value = SafePath> {
+    prop::collection::vec(segment(), 0..5)
+        .prop_map(|segments| SafePath::from_normal(&segments.join("/")).unwrap())
+}
+
+fn time() -> impl Strategy<Value = SystemTime> {
+    (-4_000_000_000_i64..300_000_000_000, 0u32..1_000_000_000).prop_map(|(secs, nanos)| {
+        if secs >= 0 {
+            SystemTime::UNIX_EPOCH + Duration::new(secs.unsigned_abs(), nanos)
+        } else {
+            SystemTime::UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+                + Duration::from_nanos(u64::from(nanos))
+        }
+    })
+}
+
+fn file_ref() -> impl Strategy<Value = FileRef> {
+    (path(), any::<u64>(), prop::option::of(time()), prop::option::of(any::<(u64, u64)>()))
+        .prop_map(|(path, size, modified, id)| FileRef {
+            path,
+            size,
+            modified,
+            id: id.map(|(device, inode)| FileId { device, inode }),
+        })
+}
+
+fn body() -> impl Strategy<Value = Body<FileRef>> {
+    let part = prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..40).prop_map(Part::Bytes),
+        any::<(u64, u64)>().prop_map(|(offset, len)| Part::File { offset, len }),
+    ];
+    prop_oneof![
+        Just(Body::Empty),
+        prop::collection::vec(any::<u8>(), 0..200).prop_map(Body::Bytes),
+        (file_ref(), any::<u64>(), any::<u64>()).prop_map(|(handle, offset, len)| Body::File {
+            handle,
+            offset,
+            len
+        }),
+        (file_ref(), prop::collection::vec(part, 0..8))
+            .prop_map(|(handle, parts)| Body::Parts { handle, parts }),
+    ]
+}
+
+fn response() -> impl Strategy<Value = Response<FileRef>> {
+    (100u16..=999, any::<bool>(), headers(), body()).prop_map(
+        |(status, keep_alive, headers, body)| {
+            let mut head = ResponseHead::new(status);
+            head.keep_alive = keep_alive;
+            head.headers = headers;
+            Response::from_parts(head, body)
+        },
+    )
+}
+
+fn state() -> impl Strategy<Value = [u8; STATE_LEN]> {
+    prop::array::uniform32(any::<u8>())
+}
+
+fn step_result() -> impl Strategy<Value = StepResult> {
+    let action = prop_oneof![
+        Just(Action::NeedMore),
+        (1u32..).prop_map(Action::Discard),
+        (any::<u32>(), response())
+            .prop_filter("a kept-alive response consumes", |(c, r)| *c > 0 || !r.keep_alive())
+            .prop_map(|(consumed, response)| Action::Respond { consumed, response }),
+        Just(Action::Close),
+    ];
+    (state(), prop::option::of(any::<u64>()), any::<bool>(), action).prop_map(
+        |(state, wake, awaiting_head, action)| {
+            StepResult::new(state, wake.map(Moment::from_nanos), awaiting_head, action)
+        },
+    )
+}
+
+fn call() -> impl Strategy<Value = Call> {
+    let miss = prop_oneof![Just(Miss::NotFound), Just(Miss::Forbidden), Just(Miss::Failed)];
+    (state(), time(), any::<u64>(), any::<bool>(), prop::option::of((path(), miss))).prop_map(
+        |(state, wall, now, timed_out, refused)| {
+            let mut call = Call::new(state, wall, Moment::from_nanos(now));
+            call.timed_out = timed_out;
+            call.refused = refused.map(|(path, miss)| Refusal { path, miss });
+            call
+        },
+    )
+}
+
+fn site() -> impl Strategy<Value = Site> {
+    (
+        prop::collection::vec(segment(), 0..4),
+        prop::option::of(path().prop_filter("a file", |p| !p.is_root())),
+        any::<(bool, bool)>(),
+        prop::option::of(value()),
+        headers(),
+        any::<(u32, u32, u16, u64, u64, u64)>(),
+    )
+        .prop_map(|(index, page, (listings, hidden), cache, extra, limits)| {
+            let (head, target, fields, body, idle, head_timeout) = limits;
+            let mut site = Site::default()
+                .with_index_names(index)
+                .unwrap()
+                .with_not_found_page(page.as_ref().map(SafePath::as_str))
+                .unwrap()
+                .with_cache_control(cache)
+                .unwrap()
+                .with_hidden(hidden)
+                .with_limits(
+                    Limits::default()
+                        .with_max_head(head as usize)
+                        .with_max_target(target as usize)
+                        .with_max_headers(usize::from(fields))
+                        .with_max_body(body)
+                        .with_idle_timeout(Duration::from_nanos(idle))
+                        .with_head_timeout(Duration::from_nanos(head_timeout)),
+                );
+            site.listings = listings;
+            site.extra_headers = extra;
+            site
+        })
+}
+
+/// A decoder's answer to arbitrary bytes: an error, or a value that
+/// encodes back to exactly those bytes (one encoding per value).
+fn canonical<T>(
+    bytes: &[u8],
+    decode: fn(&[u8]) -> Result<T, AbiError>,
+    encode: fn(&T) -> Vec<u8>,
+) -> Result<(), TestCaseError> {
+    if let Ok(value) = decode(bytes) {
+        prop_assert_eq!(encode(&value), bytes);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn step_results_round_trip(result in step_result()) {
+        prop_assert_eq!(decode_result(&encode_result(&result)).unwrap(), result);
+    }
+
+    #[test]
+    fn calls_round_trip(call in call()) {
+        prop_assert_eq!(decode_call(&encode_call(&call)).unwrap(), call);
+    }
+
+    #[test]
+    fn sites_round_trip(site in site()) {
+        prop_assert_eq!(decode_site(&encode_site(&site)).unwrap(), site);
+    }
+
+    #[test]
+    fn any_bytes_decode_or_fail_cleanly(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        canonical(&bytes, decode_result, encode_result)?;
+        canonical(&bytes, decode_call, encode_call)?;
+        canonical(&bytes, decode_site, encode_site)?;
+    }
+
+    /// Random bytes rarely get past the first tag; damaged valid
+    /// encodings reach every field's checks.
+    #[test]
+    fn damaged_encodings_decode_or_fail_cleanly(
+        result in step_result(),
+        call in call(),
+        site in site(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        for (mut bytes, which) in [(encode_result(&result), 0), (encode_call(&call), 1), (encode_site(&site), 2)] {
+            for (at, byte) in &edits {
+                let i = at.index(bytes.len());
+                bytes[i] = *byte;
+            }
+            let cut = cut.index(bytes.len() + 1);
+            for candidate in [&bytes[..], &bytes[..cut]] {
+                match which {
+                    0 => canonical(candidate, decode_result, encode_result)?,
+                    1 => canonical(candidate, decode_call, encode_call)?,
+                    _ => canonical(candidate, decode_site, encode_site)?,
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn guests_are_not_trusted() {
+    let respond = |consumed, keep_alive, status: u16, headers: Headers, body| {
+        let mut head = ResponseHead::new(status);
+        head.keep_alive = keep_alive;
+        head.headers = headers;
+        encode_result(&StepResult::new(
+            [0; STATE_LEN],
+            None,
+            false,
+            Action::Respond { consumed, response: Response::from_parts(head, body) },
+        ))
+    };
+    // A kept-alive response that consumed nothing would loop for ever.
+    assert_eq!(
+        decode_result(&respond(0, true, 200, Headers::new(), Body::Empty)),
+        Err(AbiError::NoProgress)
+    );
+    assert!(decode_result(&respond(0, false, 400, Headers::new(), Body::Empty)).is_ok());
+    // Statuses outside 100..=999.
+    for status in [0, 99, 1000, u16::MAX] {
+        assert_eq!(
+            decode_result(&respond(1, true, status, Headers::new(), Body::Empty)),
+            Err(AbiError::BadStatus)
+        );
+    }
+    // A discard of nothing.
+    let discard = encode_result(&StepResult::new([0; STATE_LEN], None, false, Action::Discard(1)));
+    let mut zero = discard.clone();
+    let at = STATE_LEN + 1 + 8 + 1;
+    zero[at..at + 4].copy_from_slice(&0u32.to_le_bytes());
+    assert_eq!(decode_result(&zero), Err(AbiError::NoProgress));
+    // A header value smuggling a line, and a path leaving the root, written
+    // by hand as a hostile guest would.
+    let mut bytes = respond(1, true, 200, Headers::new(), Body::Empty);
+    let fields_at = STATE_LEN + 1 + 8 + 1 + 4 + 2 + 1;
+    bytes.truncate(fields_at);
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.push(b'X');
+    bytes.extend_from_slice(&14u32.to_le_bytes());
+    bytes.extend_from_slice(b"a\r\nSet-Cookie:");
+    bytes.push(0);
+    assert_eq!(decode_result(&bytes), Err(AbiError::BadHeader));
+    for bad in ["../etc/passwd", "/etc/passwd", "a//b", "a/./b", "a\\b", "a\0b"] {
+        let mut bytes = respond(1, true, 200, Headers::new(), Body::Empty);
+        bytes.truncate(fields_at);
+        bytes.extend_from_slice(&0u16.to_le_bytes());
+        bytes.push(2);
+        bytes.extend_from_slice(&u16::try_from(bad.len()).unwrap().to_le_bytes());
+        bytes.extend_from_slice(bad.as_bytes());
+        bytes.extend_from_slice(&[0; 8 + 1 + 12 + 16 + 16]);
+        assert_eq!(decode_result(&bytes), Err(AbiError::BadPath), "{bad}");
+    }
+}
