@@ -2,6 +2,7 @@
 """Load benchmark: portico, portico-wasi and nginx (when installed) on 127.0.0.1.
 
     python3 bench/load.py [--duration 5] [--rounds 3] [--threads N] [--quick]
+                          [--only NAME] [--baseline TARGET_DIR]
 
 Builds both portico binaries in release, makes a web root with a 1 KiB, a
 100 KiB and a 10 MiB file, starts every server on its own loopback port,
@@ -11,7 +12,11 @@ For each run it records requests/s, p99 latency and the server's CPU time
 per request (utime+stime from /proc, before/after); at the end each
 server's peak RSS (VmHWM, summed over its processes). It prints a table
 with every figure's median over the rounds and each server's ratio to
-nginx, measured in the same rounds.
+nginx, measured in the same rounds. With --baseline, the portico binaries
+of another build (say a worktree of the previous commit built with its own
+CARGO_TARGET_DIR) run interleaved too, as portico@base and
+portico-wasi@base, and each build's ratio to its baseline is printed: how a
+change moved speed and CPU, measured under the same noise.
 
 Only 127.0.0.1 is ever targeted, and every wrk run ends by itself.
 """
@@ -166,6 +171,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="1 round of 2 s, for a smoke test")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--only", default="", help="run only scenarios whose name contains this")
+    ap.add_argument("--baseline", default="",
+                    help="a cargo target dir with release binaries of another build to compare with")
     args = ap.parse_args()
     if args.quick:
         args.duration, args.rounds = 2, 1
@@ -181,6 +188,12 @@ def main():
         "portico": os.path.join(target, "release", "portico"),
         "portico-wasi": os.path.join(target, "release", "portico-wasi"),
     }
+    if args.baseline:
+        for name in ["portico", "portico-wasi"]:
+            binary = os.path.join(args.baseline, "release", name)
+            if not os.path.exists(binary):
+                sys.exit(f"no baseline binary {binary}")
+            binaries[f"{name}@base"] = binary
 
     tmp = tempfile.mkdtemp(prefix="portico-load-")
     os.chmod(tmp, 0o755)
@@ -221,7 +234,7 @@ def main():
                     results.setdefault((scenario, server.name), []).append((rps, p99, cpu_us))
                     note = f" errors: {errors}" if errors else ""
                     note += f" non-2xx: {non2xx}" if non2xx else ""
-                    print(f"round {r + 1} {scenario:<24} {server.name:<13} {rps:>10.0f} req/s "
+                    print(f"round {r + 1} {scenario:<24} {server.name:<17} {rps:>10.0f} req/s "
                           f"p99 {p99:>8.2f} ms  cpu {cpu_us:>8.1f} µs/req{note}", flush=True)
     finally:
         for server in servers:
@@ -232,7 +245,7 @@ def main():
     print()
     print(f"wrk -t1, {args.duration}s per run, {args.rounds} interleaved round(s); medians; "
           f"ratio = server / nginx in the same rounds (req/s: higher is better; cpu: lower is better)")
-    header = f"{'scenario':<24} {'server':<13} {'req/s':>10} {'p99 ms':>8} {'cpu µs/req':>11}"
+    header = f"{'scenario':<24} {'server':<17} {'req/s':>10} {'p99 ms':>8} {'cpu µs/req':>11}"
     if "nginx" in names:
         header += f" {'req/s ratio':>11} {'cpu ratio':>9}"
     print(header)
@@ -241,17 +254,27 @@ def main():
         for name in names:
             rows = results[(scenario, name)]
             rps, p99, cpu = (med([row[i] for row in rows]) for i in range(3))
-            line = f"{scenario:<24} {name:<13} {rps:>10.0f} {p99:>8.2f} {cpu:>11.1f}"
+            line = f"{scenario:<24} {name:<17} {rps:>10.0f} {p99:>8.2f} {cpu:>11.1f}"
             if base:
                 # Ratio per round, then the median: both servers saw the same noise.
                 rr = med([a[0] / b[0] for a, b in zip(rows, base)])
                 cr = med([a[2] / b[2] for a, b in zip(rows, base)])
                 line += f" {rr:>11.2f} {cr:>9.2f}"
             print(line)
+    if args.baseline:
+        print()
+        print("against the baseline build, same rounds (req/s: higher is better; cpu: lower is better)")
+        print(f"{'scenario':<24} {'server':<13} {'req/s ratio':>11} {'cpu ratio':>9}")
+        for scenario, *_ in scenarios:
+            for name in ["portico", "portico-wasi"]:
+                rows, base = results[(scenario, name)], results[(scenario, f"{name}@base")]
+                rr = med([a[0] / b[0] for a, b in zip(rows, base)])
+                cr = med([a[2] / b[2] for a, b in zip(rows, base)])
+                print(f"{scenario:<24} {name:<13} {rr:>11.2f} {cr:>9.2f}")
     print()
-    print(f"{'server':<13} {'peak RSS':>10}")
+    print(f"{'server':<17} {'peak RSS':>10}")
     for server in servers:
-        print(f"{server.name:<13} {server.rss / 1024:>8.1f} MiB")
+        print(f"{server.name:<17} {server.rss / 1024:>8.1f} MiB")
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -21,11 +21,16 @@ const REQUESTS: [(&str, &[u8]); 3] = [
     ("browser_get", include_bytes!("../corpus/browser_get.http")),
 ];
 
-/// One whole request through a handler, as the server loop drives it.
-fn serve_one<H: Handler>(handler: &H, request: &[u8]) -> u16 {
+/// One whole request through a handler, as the server loop drives it: the
+/// step, and the head serialised as the loop does before writing it.
+fn serve_one<H: Handler>(handler: &H, request: &[u8], out: &mut Vec<u8>) -> u16 {
     let mut conn = handler.connect();
     match handler.step(&mut conn, request, Now::current(), false) {
-        Step::Respond { response, .. } => response.status(),
+        Step::Respond { response, .. } => {
+            out.clear();
+            response.write_head(out);
+            response.status()
+        }
         other => panic!("expected a response, got {other:?}"),
     }
 }
@@ -36,10 +41,13 @@ fn main() {
     let wasi = WasiHandler::new(GUEST, &root, Site::default()).unwrap();
     let mut c = Criterion::default().configure_from_args();
     for (name, request) in REQUESTS {
-        assert_eq!(serve_one(&native, request), serve_one(&wasi, request));
+        let mut out = Vec::with_capacity(1024);
+        assert_eq!(serve_one(&native, request, &mut out), serve_one(&wasi, request, &mut out));
         let mut group = c.benchmark_group(format!("host/{name}"));
-        group.bench_function("native", |b| b.iter(|| serve_one(&native, black_box(request))));
-        group.bench_function("wasi", |b| b.iter(|| serve_one(&wasi, black_box(request))));
+        group.bench_function("native", |b| {
+            b.iter(|| serve_one(&native, black_box(request), &mut out));
+        });
+        group.bench_function("wasi", |b| b.iter(|| serve_one(&wasi, black_box(request), &mut out)));
         group.finish();
     }
     c.final_summary();

@@ -156,17 +156,28 @@ impl SafePath {
     /// `.` or `..`, no `/`, `\\` or control character), as an index name
     /// or a configured page is.
     pub fn join(&self, name: &str) -> Result<Self, PathError> {
-        if name.contains('\\') {
-            return Err(PathError::Backslash);
+        // One pass for the usual plain name; the precise error only when
+        // something is off. (U+0080..U+009F, the other controls, start
+        // with 0xC2 in UTF-8.)
+        let suspect = |b: &u8| matches!(*b, b'/' | b'\\' | 0..0x20 | 0x7f | 0xc2);
+        if name.as_bytes().iter().any(suspect) || matches!(name, "" | "." | "..") {
+            if name.contains('\\') {
+                return Err(PathError::Backslash);
+            }
+            if name.chars().any(char::is_control) {
+                return Err(PathError::Control);
+            }
+            if matches!(name, "" | "." | "..") || name.contains('/') {
+                return Err(PathError::NotNormal);
+            }
         }
-        if name.chars().any(char::is_control) {
-            return Err(PathError::Control);
+        // Not `format!`: this runs for every index lookup.
+        let mut path = String::with_capacity(self.path.len() + 1 + name.len());
+        if !self.path.is_empty() {
+            path.push_str(&self.path);
+            path.push('/');
         }
-        if matches!(name, "" | "." | "..") || name.contains('/') {
-            return Err(PathError::NotNormal);
-        }
-        let path =
-            if self.path.is_empty() { name.to_owned() } else { format!("{}/{name}", self.path) };
+        path.push_str(name);
         Ok(Self { path, directory: false })
     }
 

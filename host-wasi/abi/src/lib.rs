@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use portico_core::{
@@ -243,7 +244,8 @@ pub enum Action {
 /// Encode a site configuration for `portico_configure`.
 #[must_use]
 pub fn encode_site(site: &Site) -> Vec<u8> {
-    let mut w = Writer::default();
+    let mut out = Vec::with_capacity(256);
+    let mut w = Writer { out: &mut out };
     w.u16(len16(site.index_names.len()));
     for name in &site.index_names {
         w.text16(name);
@@ -272,7 +274,7 @@ pub fn encode_site(site: &Site) -> Vec<u8> {
     w.u64(limits.max_body);
     w.duration(limits.idle_timeout);
     w.duration(limits.head_timeout);
-    w.out
+    out
 }
 
 /// Decode a site configuration; every setting is checked as [`Site`]'s
@@ -320,7 +322,8 @@ pub fn decode_site(bytes: &[u8]) -> Result<Site, AbiError> {
 /// Encode a call for `portico_step`.
 #[must_use]
 pub fn encode_call(call: &Call) -> Vec<u8> {
-    let mut w = Writer::default();
+    let mut out = Vec::with_capacity(64);
+    let mut w = Writer { out: &mut out };
     w.bytes(&call.state);
     w.time(call.wall);
     w.u64(call.now.as_nanos());
@@ -334,7 +337,7 @@ pub fn encode_call(call: &Call) -> Vec<u8> {
         });
         w.text16(refusal.path.as_str());
     }
-    w.out
+    out
 }
 
 /// Decode a call.
@@ -365,7 +368,24 @@ pub fn decode_call(bytes: &[u8]) -> Result<Call, AbiError> {
 /// Encode a step result (the guest's answer, after its 4-byte length).
 #[must_use]
 pub fn encode_result(result: &StepResult) -> Vec<u8> {
-    let mut w = Writer::default();
+    let mut out = Vec::new();
+    encode_result_into(result, &mut out);
+    out
+}
+
+/// Append the encoding of a step result to `out` (the guest writes its
+/// block's length word first, and the result after it, in one buffer).
+pub fn encode_result_into(result: &StepResult, out: &mut Vec<u8>) {
+    let generated = match &result.action {
+        Action::Respond { response, .. } => match response.body() {
+            Body::Bytes(bytes) => bytes.len(),
+            Body::Parts { parts, .. } => parts.len() * 24,
+            _ => 0,
+        },
+        _ => 0,
+    };
+    out.reserve(512 + generated);
+    let mut w = Writer { out };
     w.bytes(&result.state);
     w.u8(u8::from(result.awaiting_head) | u8::from(result.wake_at.is_some()) << 1);
     w.u64(result.wake_at.map_or(0, Moment::as_nanos));
@@ -388,7 +408,6 @@ pub fn encode_result(result: &StepResult) -> Vec<u8> {
             w.u32(0);
         }
     }
-    w.out
 }
 
 /// Decode a step result, trusting nothing in it.
@@ -434,12 +453,11 @@ fn len32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-#[derive(Default)]
-struct Writer {
-    out: Vec<u8>,
+struct Writer<'a> {
+    out: &'a mut Vec<u8>,
 }
 
-impl Writer {
+impl Writer<'_> {
     fn u8(&mut self, v: u8) {
         self.out.push(v);
     }
@@ -553,6 +571,45 @@ impl Writer {
     }
 }
 
+/// Field names and values the core sends on most responses: decoded as
+/// the constants they are rather than copied, which saves the host a
+/// dozen allocations a response.
+const KNOWN_NAMES: [&str; 16] = [
+    "Server",
+    "Date",
+    "Content-Type",
+    "Content-Length",
+    "Last-Modified",
+    "Cache-Control",
+    "X-Content-Type-Options",
+    "Connection",
+    "Location",
+    "Allow",
+    "Retry-After",
+    "Vary",
+    "ETag",
+    "Accept-Ranges",
+    "Content-Range",
+    "Content-Encoding",
+];
+const KNOWN_VALUES: [&str; 8] = [
+    "portico",
+    "nosniff",
+    "close",
+    "keep-alive",
+    "text/html; charset=utf-8",
+    "GET, HEAD",
+    "bytes",
+    "0",
+];
+
+fn intern(text: &str, known: &[&'static str]) -> Cow<'static, str> {
+    match known.iter().find(|k| **k == text) {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(text.to_owned()),
+    }
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
 }
@@ -654,7 +711,10 @@ impl<'a> Reader<'a> {
                 return Err(AbiError::TooLarge("header fields"));
             }
             headers
-                .try_push(name.to_owned(), FieldValue::from(value.to_owned()))
+                .try_push(
+                    intern(name, &KNOWN_NAMES),
+                    FieldValue::Text(intern(value, &KNOWN_VALUES)),
+                )
                 .map_err(|_| AbiError::BadHeader)?;
         }
         Ok(headers)
@@ -763,9 +823,9 @@ mod tests {
                     SystemTime::UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
                         + Duration::from_nanos(u64::from(nanos))
                 };
-                let mut w = Writer::default();
-                w.time(t);
-                assert_eq!(Reader::new(&w.out).time(), Ok(t), "{secs} {nanos}");
+                let mut out = Vec::new();
+                Writer { out: &mut out }.time(t);
+                assert_eq!(Reader::new(&out).time(), Ok(t), "{secs} {nanos}");
             }
         }
     }

@@ -23,7 +23,7 @@ use std::sync::OnceLock;
 
 use portico_abi::{
     ABI_VERSION, Action, Call, FileRef, Refusal, StepResult, decode_call, decode_site,
-    encode_result,
+    encode_result_into,
 };
 use portico_core::{
     Connection, Event, FileLookup, Lookup, SafePath, Site, error_response, respond,
@@ -254,11 +254,11 @@ pub unsafe extern "C" fn portico_step(
         Ok(call) => step(&call, input),
         Err(_) => StepResult::new([0; portico_core::STATE_LEN], None, false, Action::Close),
     };
-    let encoded = encode_result(&result);
-    let total = u32::try_from(encoded.len() + 4).unwrap_or(u32::MAX);
-    let mut block = Vec::with_capacity(encoded.len() + 4);
-    block.extend_from_slice(&total.to_le_bytes());
-    block.extend_from_slice(&encoded);
+    let mut block = vec![0; 4];
+    encode_result_into(&result, &mut block);
+    let total = u32::try_from(block.len()).unwrap_or(u32::MAX);
+    block[..4].copy_from_slice(&total.to_le_bytes());
+    // `portico_free` frees with the length as the capacity.
     block.shrink_to_fit();
     let ptr = block.as_mut_ptr();
     std::mem::forget(block);
