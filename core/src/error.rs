@@ -27,6 +27,10 @@ pub enum ProtocolError {
     UnknownTransferCoding,
     /// An HTTP major version other than 1 (RFC 9110 §2.5).
     VersionNotSupported,
+    /// A method token longer than [`crate::MAX_METHOD`] bytes:
+    /// longer than any method portico implements (RFC 9112 §3 says 501),
+    /// refused as soon as it is known, not after a whole head's worth.
+    LongMethod,
     /// The client sent part of a request head and then stalled past the
     /// host's read deadline. Only hosts raise this; the parser never does.
     Timeout,
@@ -42,7 +46,7 @@ impl ProtocolError {
             Self::BodyTooLarge => 413,
             Self::TargetTooLong => 414,
             Self::HeadTooLarge => 431,
-            Self::UnknownTransferCoding => 501,
+            Self::UnknownTransferCoding | Self::LongMethod => 501,
             Self::VersionNotSupported => 505,
         }
     }
@@ -59,6 +63,7 @@ impl ProtocolError {
             Self::BodyTooLarge => "The request body is too large.",
             Self::UnknownTransferCoding => "Only the chunked transfer-coding is supported.",
             Self::VersionNotSupported => "Only HTTP/1.0 and HTTP/1.1 are supported.",
+            Self::LongMethod => "This server does not implement that method.",
             Self::Timeout => "The request head did not arrive in time.",
         }
     }

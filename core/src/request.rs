@@ -1,8 +1,9 @@
 //! A parsed request head: zero-copy views into the caller's buffer.
 
 /// The request method (RFC 9110 §9). Methods are case-sensitive, so `get`
-/// is [`Method::Other`]. Methods portico comes to treat specially get
-/// variants of their own, so match the others with `_`.
+/// is [`Method::Other`]. The methods of RFC 9110 §9.3 and `PATCH` (RFC
+/// 5789) have variants; any other token is [`Method::Other`]. Match with a
+/// `_` arm: methods portico comes to treat specially may get variants.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[non_exhaustive]
 pub enum Method<'b> {
@@ -10,7 +11,21 @@ pub enum Method<'b> {
     Get,
     /// `HEAD`
     Head,
-    /// Any other token; portico answers these with 405.
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// `DELETE`
+    Delete,
+    /// `CONNECT`
+    Connect,
+    /// `OPTIONS`
+    Options,
+    /// `TRACE`
+    Trace,
+    /// `PATCH`
+    Patch,
+    /// Any other token: a method portico does not recognise (501).
     Other(&'b str),
 }
 
@@ -19,6 +34,13 @@ impl<'b> Method<'b> {
         match token {
             "GET" => Self::Get,
             "HEAD" => Self::Head,
+            "POST" => Self::Post,
+            "PUT" => Self::Put,
+            "DELETE" => Self::Delete,
+            "CONNECT" => Self::Connect,
+            "OPTIONS" => Self::Options,
+            "TRACE" => Self::Trace,
+            "PATCH" => Self::Patch,
             other => Self::Other(other),
         }
     }
@@ -29,8 +51,22 @@ impl<'b> Method<'b> {
         match self {
             Self::Get => "GET",
             Self::Head => "HEAD",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Delete => "DELETE",
+            Self::Connect => "CONNECT",
+            Self::Options => "OPTIONS",
+            Self::Trace => "TRACE",
+            Self::Patch => "PATCH",
             Self::Other(token) => token,
         }
+    }
+
+    /// True for a method portico recognises, whether or not it allows it
+    /// on a file; false for [`Method::Other`].
+    #[must_use]
+    pub fn is_known(&self) -> bool {
+        !matches!(self, Self::Other(_))
     }
 }
 
@@ -103,9 +139,15 @@ pub enum Target<'b> {
 }
 
 impl<'b> Target<'b> {
-    /// Split a request-target into its form. `None` if it fits no form.
+    /// Split a request-target into its form. `None` if it fits no form: a
+    /// fragment (`#`) is part of none (RFC 9112 §3.2), and an
+    /// absolute-form authority must be a valid, non-empty host with an
+    /// optional port, without userinfo (RFC 9110 §4.2.1, §4.2.4).
     #[must_use]
     pub fn parse(target: &'b str) -> Option<Self> {
+        if target.contains('#') {
+            return None;
+        }
         if target == "*" {
             return Some(Self::Asterisk);
         }
@@ -116,7 +158,12 @@ impl<'b> Target<'b> {
         if let Some(rest) = strip_scheme(target) {
             let end = rest.find(['/', '?']).unwrap_or(rest.len());
             let (authority, rest) = rest.split_at(end);
-            if authority.is_empty() {
+            let host_end = if authority.starts_with('[') {
+                authority.find(']').map_or(authority.len(), |at| at + 1)
+            } else {
+                authority.find(':').unwrap_or(authority.len())
+            };
+            if host_end == 0 || !valid_host(authority.as_bytes()) {
                 return None;
             }
             let (path, query) = split_query(rest);
@@ -154,6 +201,48 @@ impl<'b> Target<'b> {
 /// skipped as the RFC asks of recipients.
 pub(crate) fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value.split(|&b| b == b',').map(<[u8]>::trim_ascii).filter(|e| !e.is_empty())
+}
+
+/// Host = uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2), where
+/// uri-host is an IP-literal in brackets (an IPv6 address, or IPvFuture)
+/// or a reg-name / IPv4 address, and port = *DIGIT. Empty is allowed (RFC
+/// 9112 §3.2, for `Host`). Userinfo (`user@`) is not: `@` is no reg-name
+/// character (RFC 9110 §4.2.4).
+pub(crate) fn valid_host(value: &[u8]) -> bool {
+    let (host, port) = match value.strip_prefix(b"[") {
+        Some(literal) => match literal.iter().position(|&b| b == b']') {
+            Some(end) if ip_literal(&literal[..end]) => (&[][..], &literal[end + 1..]),
+            _ => return false,
+        },
+        None => {
+            let end = value.iter().position(|&b| b == b':').unwrap_or(value.len());
+            value.split_at(end)
+        }
+    };
+    let reg_name = |b: &u8| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(b);
+    let port_ok = match port {
+        [] => true,
+        [b':', digits @ ..] => digits.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    host.iter().all(reg_name) && port_ok
+}
+
+/// IP-literal = "[" ( IPv6address / IPvFuture ) "]" without the brackets
+/// (RFC 3986 §3.2.2). An IPv6 address is checked by the standard parser
+/// (two `::`, a group of five digits, too many groups: all refused);
+/// IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ).
+fn ip_literal(inside: &[u8]) -> bool {
+    if let [b'v' | b'V', rest @ ..] = inside {
+        let dot = rest.iter().position(|&b| b == b'.').unwrap_or(0);
+        let (version, tail) = rest.split_at(dot);
+        let future = |b: &u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:".contains(b);
+        return !version.is_empty()
+            && version.iter().all(u8::is_ascii_hexdigit)
+            && tail.len() > 1
+            && tail[1..].iter().all(future);
+    }
+    core::str::from_utf8(inside).is_ok_and(|text| text.parse::<core::net::Ipv6Addr>().is_ok())
 }
 
 fn split_query(s: &str) -> (&str, Option<&str>) {

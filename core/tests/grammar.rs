@@ -677,3 +677,107 @@ fn every_value_of_a_field_and_its_list_elements() {
     assert_eq!(request.header("accept-encoding"), Some(&b"gzip, br;q=0.5"[..]));
     assert_eq!(request.header_list("If-None-Match").count(), 0);
 }
+
+#[test]
+fn known_methods_have_variants_and_others_are_tokens() {
+    for (token, method) in [
+        ("GET", Method::Get),
+        ("HEAD", Method::Head),
+        ("POST", Method::Post),
+        ("PUT", Method::Put),
+        ("DELETE", Method::Delete),
+        ("OPTIONS", Method::Options),
+        ("TRACE", Method::Trace),
+        ("PATCH", Method::Patch),
+    ] {
+        let raw = format!("{token} / HTTP/1.1\r\nHost: h\r\n\r\n");
+        let request = complete(raw.as_bytes());
+        assert_eq!(request.method(), method);
+        assert_eq!(request.method().as_str(), token);
+        assert!(method.is_known());
+    }
+    let connect = complete(b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n");
+    assert_eq!(connect.method(), Method::Connect);
+    for token in ["get", "Head", "FOOBAR", "M-SEARCH", "PROPFIND"] {
+        let raw = format!("{token} / HTTP/1.1\r\nHost: h\r\n\r\n");
+        let request = complete(raw.as_bytes());
+        assert_eq!(request.method(), Method::Other(token));
+        assert!(!request.method().is_known());
+    }
+}
+
+/// RFC 9112 §3: a method longer than any implemented gets 501, as soon as
+/// that is known: the 33rd byte of a token, whole or byte by byte.
+#[test]
+fn a_method_longer_than_32_bytes_is_501_at_once() {
+    let at_limit =
+        format!("{} / HTTP/1.1\r\nHost: h\r\n\r\n", "M".repeat(portico_core::MAX_METHOD));
+    assert!(matches!(parse(at_limit.as_bytes()), Ok(Parsed::Complete(_))));
+    assert_eq!(parse(&at_limit.as_bytes()[..portico_core::MAX_METHOD]), Ok(Parsed::Partial));
+    let over = "M".repeat(portico_core::MAX_METHOD + 1);
+    rejects(over.as_bytes(), ProtocolError::LongMethod, 501);
+    rejects(format!("{over} / HTTP/1.1\r\n").as_bytes(), ProtocolError::LongMethod, 501);
+    let huge = format!("{} / HTTP/1.1\r\nHost: h\r\n\r\n", "G".repeat(100_000));
+    rejects(huge.as_bytes(), ProtocolError::LongMethod, 501);
+    // Empty lines before the request-line do not count.
+    rejects(format!("\r\n\r\n{over}").as_bytes(), ProtocolError::LongMethod, 501);
+}
+
+#[test]
+fn a_fragment_is_in_no_target_form() {
+    for target in ["/a#b", "/#", "/a?q#f", "http://x/a#b", "#"] {
+        assert_eq!(Target::parse(target), None, "{target}");
+        let raw = format!("GET {target} HTTP/1.1\r\nHost: h\r\n\r\n");
+        rejects(raw.as_bytes(), ProtocolError::Malformed, 400);
+    }
+    // %23 is a "#" in a name.
+    assert!(matches!(Target::parse("/a%23b"), Some(Target::Origin { path: "/a%23b", .. })));
+}
+
+#[test]
+fn an_absolute_form_authority_is_a_host_and_port_without_userinfo() {
+    for good in [
+        "http://x/",
+        "http://x:80/",
+        "http://x:/",
+        "http://a.example/p?q",
+        "http://[::1]:8080/",
+        "http://[2001:db8::1]/",
+        "http://[::ffff:192.0.2.1]/",
+        "http://[v1.fe80::a+en1]/",
+        "http://192.0.2.1:8080/",
+    ] {
+        assert!(matches!(Target::parse(good), Some(Target::Absolute { .. })), "{good}");
+    }
+    for bad in [
+        "http://x:80x/",
+        "http://x:80:80/",
+        "http://:80/",
+        "http://::80/",
+        "http://4712::abcd/",
+        "http://[4712::abcd::]/",
+        "http://[::1/",
+        "http://[]/",
+        "http://[v1]/",
+        "http://[::1]x/",
+        "http://user@x/",
+        "http://user:pass@x:80/",
+        "http:///",
+    ] {
+        assert_eq!(Target::parse(bad), None, "{bad}");
+        let raw = format!("GET {bad} HTTP/1.1\r\nHost: x\r\n\r\n");
+        rejects(raw.as_bytes(), ProtocolError::Malformed, 400);
+    }
+}
+
+#[test]
+fn host_ip_literals_are_real_ipv6_addresses() {
+    for bad in ["[4712::abcd::]", "[12345::]", "[1:2:3:4:5:6:7:8:9]", "[::g]"] {
+        let raw = format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n");
+        rejects(raw.as_bytes(), ProtocolError::BadHost, 400);
+    }
+    for good in ["[::1]", "[::1]:80", "[2001:db8::1]", "[v7.a:b]"] {
+        let raw = format!("GET / HTTP/1.1\r\nHost: {good}\r\n\r\n");
+        assert!(matches!(parse(raw.as_bytes()), Ok(Parsed::Complete(_))), "{good}");
+    }
+}

@@ -163,8 +163,8 @@ fn head_has_the_same_head_as_get_and_no_body() {
 }
 
 #[test]
-fn other_methods_are_405_with_allow() {
-    for method in ["POST", "PUT", "DELETE", "get", "OPTIONS"] {
+fn other_known_methods_are_405_with_allow() {
+    for method in ["POST", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH"] {
         let response = answer(&site(), method, "/");
         check_common(&response, false);
         assert_eq!(response.status(), 405, "{method}");
@@ -188,6 +188,17 @@ fn other_methods_are_405_with_allow() {
     assert_eq!(response.status(), 405);
     // GET has no Allow.
     assert_eq!(field(&get("/"), "Allow"), None);
+}
+
+#[test]
+fn unrecognised_methods_are_501_and_keep_the_connection() {
+    for method in ["get", "Head", "FOOBAR", "PROPFIND", "M-SEARCH"] {
+        let response = answer(&site(), method, "/");
+        check_common(&response, false);
+        assert_eq!(status_line(&response), "HTTP/1.1 501 Not Implemented", "{method}");
+        assert_eq!(field(&response, "Allow"), None, "{method}");
+        assert!(response.keep_alive(), "{method}");
+    }
 }
 
 #[test]

@@ -267,34 +267,51 @@ fn oversized_body_is_413(host: Host) {
     assert!(reader.closed());
 }
 
-fn other_methods_are_405_and_keep_the_connection(host: Host) {
+fn other_methods_are_405_or_501_and_keep_the_connection(host: Host) {
     let server = Server::start(host, &static_root());
+    // Recognised but not allowed on a file: 405 with Allow (RFC 9110
+    // §15.5.6); not recognised (methods are case-sensitive): 501 (§15.6.2).
     let requests = [
-        "DELETE /index.html HTTP/1.1",
-        "PUT /index.html HTTP/1.1",
-        "OPTIONS / HTTP/1.1",
-        "OPTIONS * HTTP/1.1",
-        "POST / HTTP/1.1",
-        "PATCH / HTTP/1.1",
-        "TRACE / HTTP/1.1",
-        "CONNECT example.com:443 HTTP/1.1",
-        "get / HTTP/1.1",
-        "BREW /pot HTTP/1.1",
+        ("DELETE /index.html HTTP/1.1", 405),
+        ("PUT /index.html HTTP/1.1", 405),
+        ("OPTIONS / HTTP/1.1", 405),
+        ("OPTIONS * HTTP/1.1", 405),
+        ("POST / HTTP/1.1", 405),
+        ("PATCH / HTTP/1.1", 405),
+        ("TRACE / HTTP/1.1", 405),
+        ("CONNECT example.com:443 HTTP/1.1", 405),
+        ("get / HTTP/1.1", 501),
+        ("BREW /pot HTTP/1.1", 501),
+        ("FOOBAR / HTTP/1.1", 501),
+        ("PROPFIND / HTTP/1.1", 501),
     ];
     let mut reader = send(&server, b"");
-    for line in requests {
+    for (line, status) in requests {
         let request = format!("{line}\r\nHost: x\r\n\r\n");
         reader.stream().write_all(request.as_bytes()).unwrap();
         let response = reader.next(false).unwrap_or_else(|| panic!("{line}: no response"));
-        assert_eq!(response.status, 405, "{line}");
-        assert_error_page(&response, 405, line);
-        assert_eq!(response.header("allow"), Some("GET, HEAD"), "{line}");
+        assert_eq!(response.status, status, "{line}");
+        assert_error_page(&response, status, line);
+        let allow = (status == 405).then_some("GET, HEAD");
+        assert_eq!(response.header("allow"), allow, "{line}");
         assert_eq!(response.header("connection"), None, "{line}");
     }
     reader.stream().write_all(&get("/style.css")).unwrap();
     let response = reader.next(false).unwrap();
     assert_eq!(response.status, 200);
     assert!(response.body == static_file("style.css"));
+}
+
+/// RFC 9112 §3: a method longer than any the server implements gets 501,
+/// here as soon as it passes 32 bytes, not 431 after a head's worth.
+fn an_overlong_method_is_501_and_closes(host: Host) {
+    let server = Server::start(host, &static_root());
+    let mut request = "G".repeat(100_000).into_bytes();
+    request.extend_from_slice(b" / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_closing_error(&server, &request, 501);
+    let mut request = "M".repeat(33).into_bytes();
+    request.extend_from_slice(b" / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_closing_error(&server, &request, 501);
 }
 
 fn head_of_an_error_has_no_body(host: Host) {
@@ -348,7 +365,8 @@ portico_tests::for_each_host!(
     unknown_transfer_coding_is_501,
     other_http_versions_are_505,
     oversized_body_is_413,
-    other_methods_are_405_and_keep_the_connection,
+    other_methods_are_405_or_501_and_keep_the_connection,
+    an_overlong_method_is_501_and_closes,
     head_of_an_error_has_no_body,
     overlong_file_names_are_not_server_errors,
 );

@@ -13,6 +13,11 @@ use nom::error::{ErrorKind, ParseError};
 use crate::request::{Header, Version};
 use crate::{Limits, ProtocolError};
 
+/// The longest method token parsed as one: 32 bytes, well over the
+/// longest registered method (`UPDATEREDIRECTREF`, 17) and any portico
+/// implements. Longer is [`ProtocolError::LongMethod`] (501).
+pub const MAX_METHOD: usize = 32;
+
 /// The only error type the grammar produces: which protocol error to
 /// answer with. nom's own error kinds all mean "malformed".
 #[derive(Debug)]
@@ -105,8 +110,18 @@ fn leading_empty_lines(mut i: &[u8]) -> PResult<'_, ()> {
 }
 
 /// method = token
+///
+/// A token longer than [`MAX_METHOD`] is no method portico implements:
+/// 501 as soon as it is known (RFC 9112 §3), the same however it arrives.
 fn method(i: &[u8]) -> PResult<'_, &str> {
-    let (i, m) = token(i)?;
+    let m = match i.iter().position(|&b| !is_tchar(b)) {
+        Some(0) => return fail(ProtocolError::Malformed),
+        Some(n) if n > MAX_METHOD => return fail(ProtocolError::LongMethod),
+        Some(n) => &i[..n],
+        None if i.len() > MAX_METHOD => return fail(ProtocolError::LongMethod),
+        None => return Err(nom::Err::Incomplete(nom::Needed::new(1))),
+    };
+    let i = &i[m.len()..];
     // The common ones need no UTF-8 check.
     let method = match m {
         b"GET" => "GET",

@@ -9,6 +9,7 @@ pub(crate) mod chunked;
 mod grammar;
 mod semantics;
 
+pub use grammar::MAX_METHOD;
 pub(crate) use grammar::is_tchar;
 
 use crate::{Limits, ProtocolError, Request};

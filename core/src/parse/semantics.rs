@@ -3,7 +3,7 @@
 //! and whether the connection persists.
 
 use super::grammar::RawHead;
-use crate::request::{Framing, Header, Method, Target, Version, list_elements};
+use crate::request::{Framing, Header, Method, Target, Version, list_elements, valid_host};
 use crate::{Limits, ProtocolError, Request};
 
 pub(super) fn check<'b>(
@@ -95,36 +95,6 @@ fn check_host(version: Version, fields: &Fields<'_>) -> Result<(), ProtocolError
         Some(host) if !valid_host(host) => Err(ProtocolError::BadHost),
         _ => Ok(()),
     }
-}
-
-/// Host = uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2), where
-/// uri-host is an IP-literal in brackets or a reg-name / IPv4 address, and
-/// port = *DIGIT. Empty is allowed (RFC 9112 §3.2).
-fn valid_host(value: &[u8]) -> bool {
-    let (host, port) = match value.strip_prefix(b"[") {
-        Some(literal) => match literal.iter().position(|&b| b == b']') {
-            Some(end) => {
-                let inside = &literal[..end];
-                let ip_char = |b: &u8| b.is_ascii_hexdigit() || b":.".contains(b);
-                if inside.is_empty() || !inside.iter().all(ip_char) {
-                    return false;
-                }
-                (&[][..], &literal[end + 1..])
-            }
-            None => return false,
-        },
-        None => {
-            let end = value.iter().position(|&b| b == b':').unwrap_or(value.len());
-            value.split_at(end)
-        }
-    };
-    let reg_name = |b: &u8| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(b);
-    let port_ok = match port {
-        [] => true,
-        [b':', digits @ ..] => digits.iter().all(u8::is_ascii_digit),
-        _ => false,
-    };
-    host.iter().all(reg_name) && port_ok
 }
 
 /// RFC 9112 §6.1 and §6.3: how long the body is, or why nobody can tell.

@@ -5,16 +5,19 @@ use super::Plan;
 use crate::request::Method;
 use crate::{Request, SafePath, Site};
 
-/// GET and HEAD are served; anything else is 405 with `Allow` (RFC 9110
-/// §15.5.6), whatever its target.
+/// GET and HEAD are served. A method portico recognises but does not
+/// allow on a file is 405 with `Allow` (RFC 9110 §15.5.6); a token it does
+/// not recognise (`FOOBAR`, `get`: methods are case-sensitive) is 501
+/// (§15.6.2), whatever the target.
 pub(crate) fn method<H>(request: &Request<'_>) -> Result<(), Plan<H>> {
     match request.method() {
         Method::Get | Method::Head => Ok(()),
-        _ => Err(Plan::Page {
+        method if method.is_known() => Err(Plan::Page {
             status: 405,
             detail: "This server only serves files: use GET or HEAD.",
             field: Some(("Allow", "GET, HEAD")),
         }),
+        _ => Err(Plan::page(501, "This server does not implement that method.")),
     }
 }
 
@@ -37,25 +40,37 @@ mod tests {
             panic!("a request")
         };
         method::<()>(&request).map_err(|plan| match plan {
-            Plan::Page { status, field, .. } => {
+            Plan::Page { status: 405, field, .. } => {
                 assert_eq!(field, Some(("Allow", "GET, HEAD")));
-                status
+                405
             }
+            Plan::Page { status, field: None, .. } => status,
             other => panic!("{other:?}"),
         })
     }
 
     #[test]
-    fn get_and_head_pass_everything_else_is_405_with_allow() {
+    fn get_and_head_pass_known_methods_are_405_unknown_tokens_501() {
         assert_eq!(with_method(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"), Ok(()));
         assert_eq!(with_method(b"HEAD /x HTTP/1.1\r\nHost: h\r\n\r\n"), Ok(()));
         for raw in [
             &b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"[..],
-            b"get / HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+            b"DELETE / HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"PATCH / HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"TRACE / HTTP/1.1\r\nHost: h\r\n\r\n",
             b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
             b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n",
         ] {
             assert_eq!(with_method(raw), Err(405), "{}", String::from_utf8_lossy(raw));
+        }
+        for raw in [
+            &b"get / HTTP/1.1\r\nHost: h\r\n\r\n"[..],
+            b"Head / HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"FOOBAR / HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"PROPFIND / HTTP/1.1\r\nHost: h\r\n\r\n",
+        ] {
+            assert_eq!(with_method(raw), Err(501), "{}", String::from_utf8_lossy(raw));
         }
     }
 
