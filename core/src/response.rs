@@ -149,6 +149,39 @@ impl Headers {
         Ok(())
     }
 
+    /// Replace the value of the named field (case-insensitive) where it
+    /// first appears, dropping any later ones, or append it; checked as
+    /// [`Headers::try_push`] checks.
+    pub fn try_set(
+        &mut self,
+        name: impl Into<Cow<'static, str>>,
+        value: impl Into<FieldValue>,
+    ) -> Result<(), InvalidHeader> {
+        let (name, value) = (name.into(), value.into());
+        if !valid_name(&name) {
+            return Err(InvalidHeader::Name);
+        }
+        if !value.is_valid() {
+            return Err(InvalidHeader::Value);
+        }
+        let mut kept = false;
+        self.fields.retain_mut(|(existing, old)| {
+            if !existing.eq_ignore_ascii_case(&name) {
+                return true;
+            }
+            if kept {
+                return false;
+            }
+            kept = true;
+            *old = value.clone();
+            true
+        });
+        if !kept {
+            self.fields.push((name, value));
+        }
+        Ok(())
+    }
+
     /// The fields in order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &FieldValue)> {
         self.fields.iter().map(|(name, value)| (&**name, value))
@@ -539,6 +572,16 @@ mod tests {
         assert_eq!(headers.try_push("X-Utf8", String::from("caf\u{e9}")), Ok(()));
         assert_eq!(headers.len(), 2);
         assert_eq!(headers.get("x-ok").map(FieldValue::to_text).as_deref(), Some("a\tb c"));
+        headers.try_push("X-Ok", "second").unwrap();
+        assert_eq!(headers.try_set("x-OK", "set"), Ok(()));
+        assert_eq!(headers.len(), 2, "the later X-Ok is dropped");
+        assert_eq!(
+            headers.iter().next().map(|(_, v)| v.to_text().into_owned()).as_deref(),
+            Some("set")
+        );
+        assert_eq!(headers.try_set("X-New", "n"), Ok(()));
+        assert_eq!(headers.len(), 3);
+        assert_eq!(headers.try_set("X-New", "a\nb"), Err(InvalidHeader::Value));
     }
 
     #[test]

@@ -62,6 +62,10 @@ pub enum SiteError {
     NotFoundPage(PathError),
     /// An extra header field or `Cache-Control` value is not valid.
     Header(String, InvalidHeader),
+    /// An extra header field that frames the message or the connection
+    /// (`Content-Length`, `Transfer-Encoding`, `Connection`, `Date`,
+    /// `Content-Range`): the core alone may set those.
+    ReservedHeader(String),
 }
 
 impl core::fmt::Display for SiteError {
@@ -70,11 +74,19 @@ impl core::fmt::Display for SiteError {
             Self::IndexName(name) => write!(f, "'{name}' is not a plain file name"),
             Self::NotFoundPage(error) => write!(f, "the 404 page path is not valid: {error}"),
             Self::Header(field, error) => write!(f, "'{field}': {error}"),
+            Self::ReservedHeader(name) => {
+                write!(f, "'{name}' frames the response and is set by portico itself")
+            }
         }
     }
 }
 
 impl std::error::Error for SiteError {}
+
+/// Fields only the core sets: they say how long the message is, how the
+/// connection goes on, and when it was sent.
+const RESERVED: [&str; 5] =
+    ["Content-Length", "Transfer-Encoding", "Connection", "Date", "Content-Range"];
 
 impl Site {
     /// Serve these index names for a directory, in order of preference.
@@ -112,7 +124,10 @@ impl Site {
         Ok(self)
     }
 
-    /// Add a field to every response.
+    /// Add a field to every response. A field the core also sends
+    /// (`Server`, `Content-Type`, `X-Content-Type-Options`, ...) is
+    /// replaced by this one; the fields that frame the message cannot be
+    /// set ([`SiteError::ReservedHeader`]).
     pub fn with_header(
         mut self,
         name: impl Into<Cow<'static, str>>,
@@ -120,9 +135,10 @@ impl Site {
     ) -> Result<Self, SiteError> {
         let name = name.into();
         let shown = name.to_string();
-        self.extra_headers
-            .try_push(name, value)
-            .map_err(|error| SiteError::Header(shown, error))?;
+        if RESERVED.iter().any(|reserved| reserved.eq_ignore_ascii_case(&name)) {
+            return Err(SiteError::ReservedHeader(shown));
+        }
+        self.extra_headers.try_set(name, value).map_err(|error| SiteError::Header(shown, error))?;
         Ok(self)
     }
 
@@ -175,5 +191,14 @@ mod tests {
         assert!(Site::default().with_header("X-Frame-Options", "DENY").is_ok());
         assert!(Site::default().with_header("X Bad", "v").is_err());
         assert!(Site::default().with_header("X-Bad", "v\n").is_err());
+        for reserved in
+            ["Content-Length", "content-length", "Transfer-Encoding", "Connection", "Date"]
+        {
+            assert_eq!(
+                Site::default().with_header(reserved, "1"),
+                Err(SiteError::ReservedHeader(reserved.to_owned())),
+                "{reserved}"
+            );
+        }
     }
 }

@@ -41,6 +41,22 @@ pub struct ServeArgs {
     /// Do not print an access-log line per request.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// A file to serve for a directory (repeatable, first found wins) [default: index.html]
+    #[arg(long = "index", value_name = "NAME", value_parser = parse_index)]
+    pub index: Vec<String>,
+
+    /// Add 'Name: value' to every response (repeatable; replaces portico's own)
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
+    pub header: Vec<(String, String)>,
+
+    /// Cache-Control for files, e.g. 'max-age=3600'
+    #[arg(long, value_name = "VALUE", value_parser = parse_cache_control)]
+    pub cache_control: Option<String>,
+
+    /// Serve names starting with '.' (.well-known always is)
+    #[arg(long)]
+    pub hidden: bool,
 }
 
 impl ServeArgs {
@@ -60,12 +76,45 @@ impl ServeArgs {
 
     /// The site configuration these options describe: the one place
     /// either host builds it (portico-wasi hands it to its guest too).
-    pub fn site(&self) -> Site {
+    pub fn site(&self) -> anyhow::Result<Site> {
         let limits = Limits::default()
             .with_idle_timeout(Duration::from_secs(self.idle_timeout))
             .with_head_timeout(Duration::from_secs(self.head_timeout));
-        Site::default().with_limits(limits)
+        let mut site = Site::default().with_limits(limits).with_hidden(self.hidden);
+        if !self.index.is_empty() {
+            site = site.with_index_names(self.index.iter().cloned())?;
+        }
+        site = site.with_cache_control(self.cache_control.clone())?;
+        for (name, value) in &self.header {
+            site = site.with_header(name.clone(), value.clone())?;
+        }
+        Ok(site)
     }
+}
+
+/// One plain file name, as the site configuration checks it.
+fn parse_index(s: &str) -> Result<String, String> {
+    Site::default().with_index_names([s]).map(|_| s.to_owned()).map_err(|error| error.to_string())
+}
+
+/// `Name: value`, checked as a header field the site may add.
+fn parse_header(s: &str) -> Result<(String, String), String> {
+    let Some((name, value)) = s.split_once(':') else {
+        return Err(format!("'{s}' is not 'Name: value'"));
+    };
+    let (name, value) = (name.to_owned(), value.trim_matches([' ', '\t']).to_owned());
+    Site::default()
+        .with_header(name.clone(), value.clone())
+        .map(|_| (name, value))
+        .map_err(|error| error.to_string())
+}
+
+/// A Cache-Control value with nothing in it that could split the head.
+fn parse_cache_control(s: &str) -> Result<String, String> {
+    Site::default()
+        .with_cache_control(Some(s.to_owned()))
+        .map(|_| s.to_owned())
+        .map_err(|error| error.to_string())
 }
 
 /// `::1` and `[::1]` both work, as people write IPv6 addresses both ways.
@@ -95,8 +144,11 @@ pub fn parse<T: Parser>(name: &str) -> T {
         Err(error) if !error.use_stderr() => error.exit(),
         Err(error) => {
             let rendered = error.to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
+            // The first paragraph, on one line: a value with a newline in
+            // it (`--cache-control $'a\nb'`) shows as `\n`.
+            let first = rendered.split("\n\n").next().unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first).trim_end();
+            let first = first.replace('\n', "\\n");
             eprintln!("{name}: error: {first} (see --help)");
             std::process::exit(2);
         }

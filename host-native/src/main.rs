@@ -9,7 +9,7 @@ fn main() -> ExitCode {
     let cli: Cli = cli::parse("portico");
     let run = || {
         let root = RootDir::open(&cli.serve.root)?;
-        portico::serve("portico", &cli.serve, NativeHandler::new(root, cli.serve.site()))
+        portico::serve("portico", &cli.serve, NativeHandler::new(root, cli.serve.site()?))
     };
     match run() {
         Ok(()) => ExitCode::SUCCESS,

@@ -99,8 +99,9 @@ fn finish<H>(
 ) -> Response<H> {
     headers.add("X-Content-Type-Options", "nosniff");
     for (name, value) in site.extra_headers.iter() {
-        // Checked when the site was built.
-        let _ = headers.try_push(name.to_owned(), value.clone());
+        // Checked when the site was built; a field the core sent too
+        // (`Server`, say) takes the site's value.
+        let _ = headers.try_set(name.to_owned(), value.clone());
     }
     if !exchange.keep_alive {
         headers.add("Connection", "close");
