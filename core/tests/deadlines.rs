@@ -140,3 +140,104 @@ fn state_bytes_that_describe_no_state_are_refused() {
         assert_eq!(Connection::from_bytes(limits(), &bad), None, "byte {at} = {value}");
     }
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// One thing that happens to a connection: bytes arrive after a pause,
+    /// or the host wakes after a pause with none.
+    #[derive(Clone, Debug)]
+    enum Happening {
+        Bytes { pause_ms: u64, count: usize },
+        Wake { pause_ms: u64 },
+    }
+
+    fn happenings() -> impl Strategy<Value = Vec<Happening>> {
+        let one = prop_oneof![
+            (0u64..12_000, 1usize..40)
+                .prop_map(|(pause_ms, count)| Happening::Bytes { pause_ms, count }),
+            (0u64..20_000).prop_map(|pause_ms| Happening::Wake { pause_ms }),
+        ];
+        prop::collection::vec(one, 1..40)
+    }
+
+    const INPUT: &[u8] = b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n\
+                           POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello\
+                           HEAD /c HTTP/1.1\r\nHost: h\r\n\r\n\
+                           GET /d HTTP/1.1\r\nHost: h\r\n\r\n";
+
+    proptest! {
+        /// Whatever the timing: a deadline is never armed in the past,
+        /// waking before it changes nothing, waking after it ends the
+        /// connection (408 only with part of a head buffered), and the
+        /// state with its deadline survives `to_bytes` at every step.
+        #[test]
+        fn deadlines_hold_whatever_the_timing(happenings in happenings()) {
+            let mut conn = Connection::new(limits());
+            let mut now = Moment::ZERO;
+            let (mut fed, mut buf) = (0usize, Vec::new());
+            // At the last wake: waiting for the rest of a head.
+            let mut stalled = false;
+            for happening in happenings {
+                let woke = match happening {
+                    Happening::Bytes { pause_ms, count } => {
+                        now = now.saturating_add(Duration::from_millis(pause_ms));
+                        let more = count.min(INPUT.len() - fed);
+                        if more == 0 { return Ok(()); }
+                        buf.extend_from_slice(&INPUT[fed..fed + more]);
+                        fed += more;
+                        false
+                    }
+                    Happening::Wake { pause_ms } => {
+                        now = now.saturating_add(Duration::from_millis(pause_ms));
+                        let before = conn;
+                        stalled = conn.awaiting_head() && !buf.is_empty();
+                        let deadline = conn.poll_timeout();
+                        conn.handle_timeout(now);
+                        if deadline.is_none_or(|at| now < at) {
+                            prop_assert_eq!(conn, before, "an early wake changed the state");
+                        }
+                        deadline.is_some_and(|at| now >= at)
+                    }
+                };
+                loop {
+                    let restored = Connection::from_bytes(limits(), &conn.to_bytes());
+                    prop_assert_eq!(restored, Some(conn));
+                    match conn.poll(&buf, now) {
+                        Event::NeedMore => {
+                            // Always a deadline; ahead of now, except a head
+                            // deadline that more bytes did not push back: the
+                            // host wakes at once and the head gets its 408.
+                            let Some(at) = conn.poll_timeout() else {
+                                return Err(TestCaseError::fail("waiting with no deadline"));
+                            };
+                            if at <= now {
+                                prop_assert!(conn.awaiting_head() && !buf.is_empty(), "{at:?} due at {now:?}");
+                            }
+                            prop_assert!(!woke, "a fired deadline still waits");
+                            break;
+                        }
+                        Event::Discard(n) => drop(buf.drain(..n)),
+                        Event::Request(request) => {
+                            prop_assert!(!woke, "a request after the deadline fired");
+                            let n = request.head_len();
+                            buf.drain(..n);
+                        }
+                        Event::Reject(rejection) => {
+                            prop_assert_eq!(rejection.error, ProtocolError::Timeout);
+                            prop_assert!(woke && stalled, "408 without a stalled head");
+                            return Ok(());
+                        }
+                        Event::Close => {
+                            prop_assert!(woke && !stalled, "closed without a deadline, or a stalled head not answered");
+                            return Ok(());
+                        }
+                        other => prop_assert!(false, "{other:?}"),
+                    }
+                }
+            }
+        }
+    }
+}
