@@ -138,13 +138,7 @@ impl Headers {
         name: impl Into<Cow<'static, str>>,
         value: impl Into<FieldValue>,
     ) -> Result<(), InvalidHeader> {
-        let (name, value) = (name.into(), value.into());
-        if !valid_name(&name) {
-            return Err(InvalidHeader::Name);
-        }
-        if !value.is_valid() {
-            return Err(InvalidHeader::Value);
-        }
+        let (name, value) = checked(name.into(), value.into())?;
         self.fields.push((name, value));
         Ok(())
     }
@@ -157,13 +151,7 @@ impl Headers {
         name: impl Into<Cow<'static, str>>,
         value: impl Into<FieldValue>,
     ) -> Result<(), InvalidHeader> {
-        let (name, value) = (name.into(), value.into());
-        if !valid_name(&name) {
-            return Err(InvalidHeader::Name);
-        }
-        if !value.is_valid() {
-            return Err(InvalidHeader::Value);
-        }
+        let (name, value) = checked(name.into(), value.into())?;
         let mut kept = false;
         self.fields.retain_mut(|(existing, old)| {
             if !existing.eq_ignore_ascii_case(&name) {
@@ -204,6 +192,20 @@ impl Headers {
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }
+}
+
+/// A field from outside the core, if it cannot break the head.
+fn checked(
+    name: Cow<'static, str>,
+    value: FieldValue,
+) -> Result<(Cow<'static, str>, FieldValue), InvalidHeader> {
+    if !valid_name(&name) {
+        return Err(InvalidHeader::Name);
+    }
+    if !value.is_valid() {
+        return Err(InvalidHeader::Value);
+    }
+    Ok((name, value))
 }
 
 /// Why [`Headers::try_push`] refused a field.

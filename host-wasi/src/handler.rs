@@ -62,15 +62,17 @@ impl WasiHandler {
     /// the host found, so the same condition gets the same answer (the
     /// site's 404 page, say) as natively.
     fn open(&self, file: &FileRef) -> Result<std::fs::File, Opened> {
+        // The path is copied only on this rare road, not per response.
+        let refused = |miss| Opened::Refused(Refusal { path: file.path.clone(), miss });
         // A hidden name is a miss here too, whatever the guest thinks.
         if !self.site.hidden && file.path.is_hidden() {
-            return Err(Opened::Refused(Miss::NotFound));
+            return Err(refused(Miss::NotFound));
         }
         let (opened, meta) = self.root.open_file(&file.path).map_err(|error| {
-            Opened::Refused(Miss::of(&Lookup::<()>::from_io_error(&error)).unwrap_or(Miss::Failed))
+            refused(Miss::of(&Lookup::<()>::from_io_error(&error)).unwrap_or(Miss::Failed))
         })?;
         if !meta.is_file() {
-            return Err(Opened::Refused(Miss::NotFound));
+            return Err(refused(Miss::NotFound));
         }
         let same_time = file.modified.is_none_or(|seen| meta.modified().ok() == Some(seen));
         let same_file = file.id.is_none_or(|seen| file_id(&meta) == seen);
@@ -88,17 +90,12 @@ impl WasiHandler {
             Action::NeedMore => Step::NeedMore,
             Action::Discard(n) => Step::Discard(n as usize),
             Action::Close => Step::Close,
-            Action::Respond { consumed, response } => {
-                let path = response.body().handle().map(|file| file.path.clone());
-                match (self.deliver(response), path) {
-                    (Ok(response), _) => Step::Respond { consumed: consumed as usize, response },
-                    (Err(Opened::Refused(miss)), Some(path)) => {
-                        return Acted::Refused(Refusal { path, miss });
-                    }
-                    (Err(Opened::Changed), _) => Step::Close,
-                    (Err(_), _) => fault(now, "a body range beyond its file"),
-                }
-            }
+            Action::Respond { consumed, response } => match self.deliver(response) {
+                Ok(response) => Step::Respond { consumed: consumed as usize, response },
+                Err(Opened::Refused(refusal)) => return Acted::Refused(refusal),
+                Err(Opened::Changed) => Step::Close,
+                Err(Opened::Broken) => fault(now, "a body range beyond its file"),
+            },
             _ => fault(now, "an action this host does not know"),
         };
         Acted::Done(next, step)
@@ -141,8 +138,8 @@ impl WasiConn {
 /// Why a file the guest named is not sent.
 enum Opened {
     /// It cannot be opened (or must not be served): the guest answers
-    /// again with this miss.
-    Refused(Miss),
+    /// again, told this.
+    Refused(Refusal),
     /// Not the file the guest saw any more: the head may promise the
     /// wrong length, so send nothing and close.
     Changed,

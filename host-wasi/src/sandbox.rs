@@ -7,7 +7,9 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
-use portico_abi::{ABI_VERSION, Action, Call, StepResult, decode_result, encode_call, encode_site};
+use portico_abi::{
+    ABI_VERSION, Action, Call, StepResult, decode_result, encode_call_into, encode_site,
+};
 use portico_core::Site;
 use sha2::{Digest as _, Sha256};
 use wasi_common::WasiCtx;
@@ -130,6 +132,8 @@ struct Instance {
     input_cap: u32,
     /// `CALL_CAP` bytes of guest memory for the encoded call.
     call: u32,
+    /// The encoded call, host-side, reused across steps.
+    call_bytes: Vec<u8>,
 }
 
 impl Sandbox {
@@ -306,7 +310,8 @@ impl Sandbox {
         if input == 0 || call == 0 {
             bail!("the guest could not allocate its input buffer");
         }
-        Ok(Instance { store, memory, alloc, free, step, input, input_cap, call })
+        let call_bytes = Vec::with_capacity(64);
+        Ok(Instance { store, memory, alloc, free, step, input, input_cap, call, call_bytes })
     }
 }
 
@@ -321,7 +326,9 @@ impl Instance {
             self.input = self.alloc.call(&mut self.store, input_len).map_err(classify)?;
             self.input_cap = input_len;
         }
-        let encoded = encode_call(call);
+        self.call_bytes.clear();
+        encode_call_into(call, &mut self.call_bytes);
+        let encoded = &self.call_bytes;
         let call_len = u32::try_from(encoded.len())
             .ok()
             .filter(|&n| n <= CALL_CAP)
@@ -330,7 +337,7 @@ impl Instance {
             .write(&mut self.store, self.input as usize, input)
             .map_err(|e| fault(e.into()))?;
         self.memory
-            .write(&mut self.store, self.call as usize, &encoded)
+            .write(&mut self.store, self.call as usize, encoded)
             .map_err(|e| fault(e.into()))?;
         self.store.set_epoch_deadline(DEADLINE_TICKS);
         let block = self

@@ -323,7 +323,14 @@ pub fn decode_site(bytes: &[u8]) -> Result<Site, AbiError> {
 #[must_use]
 pub fn encode_call(call: &Call) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
-    let mut w = Writer { out: &mut out };
+    encode_call_into(call, &mut out);
+    out
+}
+
+/// Append the encoding of a call to `out` (a host reuses one buffer for
+/// every step rather than allocate one per step).
+pub fn encode_call_into(call: &Call, out: &mut Vec<u8>) {
+    let mut w = Writer { out };
     w.bytes(&call.state);
     w.time(call.wall);
     w.u64(call.now.as_nanos());
@@ -337,7 +344,6 @@ pub fn encode_call(call: &Call) -> Vec<u8> {
         });
         w.text16(refusal.path.as_str());
     }
-    out
 }
 
 /// Decode a call.
