@@ -74,6 +74,7 @@
 
 mod conn;
 mod error;
+pub mod fields;
 mod lookup;
 mod parse;
 mod path;

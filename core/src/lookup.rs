@@ -8,7 +8,8 @@ use std::time::SystemTime;
 use crate::SafePath;
 
 /// Access to the files below a web root. Hosts implement it over a
-/// capability-confined directory; the core only ever calls `lookup`.
+/// capability-confined directory. `lookup` is all a host must provide;
+/// `read_dir` (and a cheaper `stat`) add directory listings.
 pub trait FileLookup {
     /// Whatever the host needs to stream the file later: an open file, a
     /// path, an index. The core never looks inside it.
@@ -18,6 +19,40 @@ pub trait FileLookup {
     /// stay below the root; one that leaves it is [`Lookup::NotFound`] or
     /// [`Lookup::Forbidden`], never the outside file.
     fn lookup(&self, path: &SafePath) -> Lookup<Self::Handle>;
+
+    /// What is at `path`, as [`FileLookup::lookup`] says, without keeping
+    /// anything open: a listing asks this of every entry it shows. The
+    /// default looks the path up and drops the handle; a host whose lookup
+    /// opens files should answer from metadata alone.
+    fn stat(&self, path: &SafePath) -> Lookup<()> {
+        match self.lookup(path) {
+            Lookup::File(file) => Lookup::File(FileInfo {
+                handle: (),
+                len: file.len,
+                modified: file.modified,
+                id: file.id,
+            }),
+            Lookup::Directory => Lookup::Directory,
+            Lookup::NotFound => Lookup::NotFound,
+            Lookup::Forbidden => Lookup::Forbidden,
+            Lookup::Failed => Lookup::Failed,
+        }
+    }
+
+    /// Call `visit` with the name of every entry of the directory at
+    /// `dir`, in any order, without `.` and `..`; names that are not UTF-8
+    /// are skipped (no request path could name them). Only names: the
+    /// core filters them and asks [`FileLookup::stat`] about the ones it
+    /// shows, so a huge directory costs one pass over its names. On
+    /// failure, what a lookup of `dir` would have found instead
+    /// ([`Lookup::NotFound`], [`Lookup::Forbidden`], [`Lookup::Failed`]).
+    ///
+    /// The default has no listings: every directory without an index is
+    /// [`Lookup::NotFound`].
+    fn read_dir(&self, dir: &SafePath, visit: &mut dyn FnMut(&str)) -> Result<(), Lookup<()>> {
+        let _ = (dir, visit);
+        Err(Lookup::NotFound)
+    }
 }
 
 /// What a lookup found. Misses are expected outcomes, not errors.
@@ -195,5 +230,22 @@ impl FileLookup for MemoryLookup {
             self.files.range(prefix.clone()..).next().is_some_and(|(k, _)| k.starts_with(&prefix))
         };
         if is_dir { Lookup::Directory } else { Lookup::NotFound }
+    }
+
+    fn read_dir(&self, dir: &SafePath, visit: &mut dyn FnMut(&str)) -> Result<(), Lookup<()>> {
+        if !matches!(self.lookup(dir), Lookup::Directory) {
+            return Err(Lookup::NotFound);
+        }
+        let prefix = if dir.is_root() { String::new() } else { format!("{}/", dir.as_str()) };
+        let mut last: Option<&str> = None;
+        for path in self.files.keys().filter_map(|path| path.strip_prefix(&prefix)) {
+            // A file, or the first segment of a directory's files.
+            let name = path.split('/').next().unwrap_or_default();
+            if last != Some(name) {
+                visit(name);
+                last = Some(name);
+            }
+        }
+        Ok(())
     }
 }

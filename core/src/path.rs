@@ -181,6 +181,15 @@ impl SafePath {
         Ok(Self { path, directory: false })
     }
 
+    /// This file's sibling with `suffix` appended to its name (`a.js` to
+    /// `a.js.br`). `suffix` is one of portico's own constants.
+    pub(crate) fn with_suffix(&self, suffix: &str) -> Self {
+        let mut path = String::with_capacity(self.path.len() + suffix.len());
+        path.push_str(&self.path);
+        path.push_str(suffix);
+        Self { path, directory: false }
+    }
+
     /// The absolute URL path of this path, percent-encoded, with a `/` at
     /// the end when `directory` is set. Built from the sanitised segments,
     /// never from the raw target, so a redirect to it stays on this site.

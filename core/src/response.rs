@@ -489,17 +489,7 @@ fn push_date(out: &mut Vec<u8>, when: SystemTime) {
     let secs =
         date_range(when).duration_since(SystemTime::UNIX_EPOCH).map_or(0, |since| since.as_secs());
     let (days, in_day) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's
-    // `civil_from_days`), on unsigned numbers: the range starts at 1970.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
+    let (year, month, day) = civil_from_days(days);
     // Written into a fixed buffer, appended once: 29 bytes, always.
     let mut date = *b"Thu, 01 Jan 1970 00:00:00 GMT";
     let two = |at: &mut [u8], n: u64| {
@@ -515,6 +505,22 @@ fn push_date(out: &mut Vec<u8>, when: SystemTime) {
     two(&mut date[20..22], in_day / 60 % 60);
     two(&mut date[23..25], in_day % 60);
     out.extend_from_slice(&date);
+}
+
+/// (year, month 1-12, day 1-31) of a day counted from 1970-01-01: Howard
+/// Hinnant's `civil_from_days`, on unsigned numbers since the range starts
+/// at 1970.
+pub(crate) fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
 }
 
 /// A number in decimal.

@@ -22,8 +22,9 @@ pub struct Site {
     /// (its path relative to the root); `None` for a generated page.
     /// Default: `404.html`, when there is one.
     pub not_found_page: Option<SafePath>,
-    /// Serve an HTML listing for a directory without an index. Default:
-    /// off (listings are not implemented yet: the stage is a pass-through).
+    /// Serve an HTML listing for a directory without an index (only if
+    /// the [`crate::FileLookup`] can read directories); off, such a
+    /// directory is a miss. Default: on.
     pub listings: bool,
     /// Serve and list names that start with `.` (other than `.well-known`,
     /// which is always served). Default: off.
@@ -43,7 +44,7 @@ impl Default for Site {
         Self {
             index_names: vec!["index.html".to_owned()],
             not_found_page: SafePath::root().join("404.html").ok(),
-            listings: false,
+            listings: true,
             hidden: false,
             cache_control: None,
             extra_headers: Headers::new(),
@@ -84,9 +85,20 @@ impl core::fmt::Display for SiteError {
 impl std::error::Error for SiteError {}
 
 /// Fields only the core sets: they say how long the message is, how the
-/// connection goes on, and when it was sent.
-const RESERVED: [&str; 5] =
-    ["Content-Length", "Transfer-Encoding", "Connection", "Date", "Content-Range"];
+/// connection goes on, when it was sent, and which representation it is
+/// (a fixed `ETag` or `Content-Encoding` would make caches and clients
+/// mix up files and their precompressed siblings).
+const RESERVED: [&str; 9] = [
+    "Content-Length",
+    "Transfer-Encoding",
+    "Connection",
+    "Date",
+    "Content-Range",
+    "Content-Encoding",
+    "ETag",
+    "Last-Modified",
+    "Accept-Ranges",
+];
 
 impl Site {
     /// Serve these index names for a directory, in order of preference.
@@ -142,6 +154,13 @@ impl Site {
         Ok(self)
     }
 
+    /// List (or not) directories without an index.
+    #[must_use]
+    pub fn with_listings(mut self, listings: bool) -> Self {
+        self.listings = listings;
+        self
+    }
+
     /// Serve (or not) names that start with `.`.
     #[must_use]
     pub fn with_hidden(mut self, hidden: bool) -> Self {
@@ -167,7 +186,7 @@ mod tests {
         let site = Site::default();
         assert_eq!(site.index_names, ["index.html"]);
         assert_eq!(site.not_found_page.as_ref().map(SafePath::as_str), Some("404.html"));
-        assert!(!site.listings && !site.hidden);
+        assert!(site.listings && !site.hidden);
         assert_eq!(site.cache_control, None);
         assert!(site.extra_headers.is_empty());
         assert_eq!(site.limits, Limits::default());

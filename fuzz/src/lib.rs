@@ -111,6 +111,14 @@ fn check_response(request: &Request<'_>) {
             closes |= value.eq_ignore_ascii_case(b"close");
         }
     }
+    // 204 has no Content-Length (RFC 9110 §8.6) and 304 need not; neither
+    // has a body.
+    if matches!(response.status(), 204 | 304) {
+        assert!(content_length.is_none() || response.status() == 304, "{shown:?}");
+        assert_eq!(response.body(), &Body::Empty, "a body on a {}", response.status());
+        assert_eq!(response.keep_alive(), request.keep_alive(), "keep-alive: {shown:?}");
+        return;
+    }
     let Some(content_length) = content_length else {
         panic!("no valid Content-Length: {shown:?}");
     };

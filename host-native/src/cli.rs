@@ -54,9 +54,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "VALUE", value_parser = parse_cache_control)]
     pub cache_control: Option<String>,
 
-    /// Serve names starting with '.' (.well-known always is)
+    /// Serve and list names starting with '.' (.well-known always is served)
     #[arg(long)]
     pub hidden: bool,
+
+    /// Answer a directory without an index file with 404 instead of a listing
+    #[arg(long)]
+    pub no_listing: bool,
 }
 
 impl ServeArgs {
@@ -80,7 +84,10 @@ impl ServeArgs {
         let limits = Limits::default()
             .with_idle_timeout(Duration::from_secs(self.idle_timeout))
             .with_head_timeout(Duration::from_secs(self.head_timeout));
-        let mut site = Site::default().with_limits(limits).with_hidden(self.hidden);
+        let mut site = Site::default()
+            .with_limits(limits)
+            .with_hidden(self.hidden)
+            .with_listings(!self.no_listing);
         if !self.index.is_empty() {
             site = site.with_index_names(self.index.iter().cloned())?;
         }

@@ -71,6 +71,34 @@ impl FileLookup for RootDir {
             Err(error) => Lookup::from_io_error(&error),
         }
     }
+
+    /// From metadata alone (`statx`, following symlinks beneath the root):
+    /// a listing asks this of every entry and must not open each file.
+    fn stat(&self, path: &SafePath) -> Lookup<()> {
+        let rel = if path.is_root() { "." } else { path.as_str() };
+        match self.dir.metadata(rel) {
+            Ok(meta) if meta.is_dir() => Lookup::Directory,
+            Ok(meta) if meta.is_file() => Lookup::File(
+                FileInfo::new((), meta.len()).modified(meta.modified().ok().map(|t| t.into_std())),
+            ),
+            Ok(_) => Lookup::NotFound,
+            Err(error) => Lookup::from_io_error(&error),
+        }
+    }
+
+    fn read_dir(&self, dir: &SafePath, visit: &mut dyn FnMut(&str)) -> Result<(), Lookup<()>> {
+        let rel = if dir.is_root() { "." } else { dir.as_str() };
+        let entries = self.dir.read_dir(rel).map_err(|error| Lookup::from_io_error(&error))?;
+        for entry in entries {
+            // An entry that vanished or cannot be read mid-listing is
+            // left out; the rest of the directory is still listed.
+            let Ok(entry) = entry else { continue };
+            if let Some(name) = entry.file_name().to_str() {
+                visit(name);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Which file `meta` describes: its device and inode.

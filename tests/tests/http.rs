@@ -176,9 +176,14 @@ fn file_named_as_directory_is_not_found(host: Host) {
     }
 }
 
-fn directory_without_index_is_not_listed(host: Host) {
+fn directory_without_index_is_listed_unless_no_listing(host: Host) {
     let root = temp_root(&[("files/a.txt", b"a"), ("files/b.txt", b"b")]);
     let server = Server::start(host, root.path());
+    let got = fetch(&server, "/files/");
+    assert_eq!(got.status, 200);
+    let body = String::from_utf8(got.body).unwrap();
+    assert!(body.contains("href=\"a.txt\"") && body.contains("href=\"b.txt\""), "{body}");
+    let server = Server::start_with(host, root.path(), &["--no-listing"]);
     let got = fetch(&server, "/files/");
     assert_eq!(got.status, 404);
     let body = String::from_utf8(got.body).unwrap();
@@ -292,7 +297,7 @@ portico_tests::for_each_host!(
     missing_file_gets_the_roots_404_page,
     missing_file_without_404_page_gets_generated_page,
     file_named_as_directory_is_not_found,
-    directory_without_index_is_not_listed,
+    directory_without_index_is_listed_unless_no_listing,
     dotfiles_are_hidden_except_well_known,
     large_file_arrives_whole,
     fifo_in_root_is_not_served,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use portico_tests::{Host, ResponseReader, Server, get, send, static_file, static_root};
 
-const ALLOW: &str = "GET, HEAD";
+const ALLOW: &str = "GET, HEAD, OPTIONS";
 
 fn pipelined_requests_answered_in_order(host: Host) {
     let server = Server::start(host, &static_root());

@@ -2,18 +2,35 @@
 //! fields in order, body description). Nothing is decided here that an
 //! earlier stage could decide.
 
-use std::time::SystemTime;
-
-use super::{Exchange, Plan};
+use super::{Exchange, Plan, Served, conditional, listing, policy};
 use crate::Site;
 use crate::lookup::FileInfo;
-use crate::response::{Body, FieldValue, Headers, Response, ResponseHead, reason_phrase};
+use crate::response::{Body, FieldValue, Headers, Part, Response, ResponseHead, reason_phrase};
 
 /// Write the plan as a response.
 pub(crate) fn response<H>(plan: Plan<H>, exchange: &Exchange, site: &Site) -> Response<H> {
     match plan {
-        Plan::File { status, path, file } => {
-            self::file(status, path.file_name(), file, exchange, site)
+        Plan::File(served) => file(served, exchange, site),
+        Plan::NotModified(served) => not_modified(&served, exchange, site),
+        Plan::Unsatisfiable { len } => {
+            let range = format!("bytes */{len}");
+            let detail = "No part of the range asked for lies within the file.";
+            page(416, detail, Some(("Content-Range", range.into())), exchange, site)
+        }
+        Plan::Listing { html } => {
+            let mut headers = start(exchange);
+            headers.add("Content-Type", "text/html; charset=utf-8");
+            headers.add("Content-Length", html.len() as u64);
+            headers.add("Content-Security-Policy", listing::POLICY);
+            let body =
+                if exchange.head_only { Body::Empty } else { Body::Bytes(html.into_bytes()) };
+            finish(200, headers, body, exchange, site)
+        }
+        Plan::Options => {
+            // 204: no Content-Length (RFC 9110 §8.6), no body.
+            let mut headers = start(exchange);
+            headers.add("Allow", policy::ALLOW);
+            finish(204, headers, Body::Empty, exchange, site)
         }
         Plan::Redirect { location } => {
             let mut headers = start(exchange);
@@ -21,49 +38,173 @@ pub(crate) fn response<H>(plan: Plan<H>, exchange: &Exchange, site: &Site) -> Re
             headers.add("Content-Length", 0u64);
             finish(301, headers, Body::Empty, exchange, site)
         }
-        // Only the listing stage makes these, and it answers them; a
-        // directory that reaches here has nothing to show.
+        // The listing stage answers directories; one that reaches here has
+        // nothing to show.
         Plan::Directory { .. } | Plan::NotFound => {
             page(404, "There is nothing at this address.", None, exchange, site)
         }
-        Plan::Page { status, detail, field } => page(status, detail, field, exchange, site),
+        Plan::Page { status, detail, field } => {
+            let field = field.map(|(name, value)| (name, FieldValue::from(value)));
+            page(status, detail, field, exchange, site)
+        }
     }
 }
 
-fn file<H>(
-    status: u16,
-    name: &str,
-    file: FileInfo<H>,
-    exchange: &Exchange,
-    site: &Site,
-) -> Response<H> {
-    let mut headers = start(exchange);
-    headers.add("Content-Type", content_type(name));
-    headers.add("Content-Length", file.len);
-    // RFC 9110 §8.8.2.1: never later than Date. An HTTP-date cannot name a
-    // time before 1970, so a file stamped earlier, as some file systems
-    // allow, gets no Last-Modified rather than a wrong one.
-    let modified =
-        file.modified.map(|m| m.min(exchange.now)).filter(|&m| m >= SystemTime::UNIX_EPOCH);
-    if let Some(modified) = modified {
+/// The fields a file's 200, 206 and 304 share: its validators, `Vary`
+/// and the site's `Cache-Control` (RFC 9110 §15.4.5 asks a 304 for those
+/// a 200 would carry).
+fn validators<H>(headers: &mut Headers, served: &Served<H>, exchange: &Exchange, site: &Site) {
+    if let Some(modified) = conditional::last_modified(&served.file, exchange.now) {
         headers.add("Last-Modified", modified);
+    }
+    if let Some(tag) = conditional::etag(&served.file, served.coding) {
+        headers.add("ETag", tag);
+    }
+    if served.negotiated {
+        headers.add("Vary", "Accept-Encoding");
     }
     if let Some(cache_control) = &site.cache_control {
         headers.add("Cache-Control", cache_control.clone());
     }
-    let body = if exchange.head_only || file.len == 0 {
+}
+
+fn file<H>(served: Served<H>, exchange: &Exchange, site: &Site) -> Response<H> {
+    let mut headers = start(exchange);
+    let media_type = content_type(served.path.file_name());
+    // The site's 404 page is a page, not the resource asked for: no
+    // validators, ranges or caching.
+    if served.status != 200 {
+        headers.add("Content-Type", media_type);
+        headers.add("Content-Length", served.file.len);
+        let body = whole(served.file, exchange);
+        return finish(served.status, headers, body, exchange, site);
+    }
+    enum Shape {
+        Whole,
+        One(u64, u64),
+        Many(Vec<Part>),
+    }
+    let len = served.file.len;
+    let (status, body_len, shape) = match served.ranges.as_slice() {
+        [] => (200, len, Shape::Whole),
+        &[(offset, part)] => (206, part, Shape::One(offset, part)),
+        ranges => {
+            let boundary = boundary(&served, exchange);
+            let parts = multipart(ranges, len, &media_type, &boundary);
+            let total = parts.iter().map(|part| match part {
+                Part::Bytes(bytes) => bytes.len() as u64,
+                Part::File { len, .. } => *len,
+            });
+            let total = total.fold(0, u64::saturating_add);
+            let mut value = String::with_capacity(64);
+            value.push_str("multipart/byteranges; boundary=");
+            value.push_str(&boundary);
+            headers.add("Content-Type", value);
+            (206, total, Shape::Many(parts))
+        }
+    };
+    if !matches!(shape, Shape::Many(_)) {
+        headers.add("Content-Type", media_type);
+    }
+    if let Some(coding) = served.coding {
+        headers.add("Content-Encoding", coding.token());
+    }
+    headers.add("Content-Length", body_len);
+    if let Shape::One(offset, part) = shape {
+        headers.add("Content-Range", content_range(offset, part, len));
+    }
+    headers.add("Accept-Ranges", "bytes");
+    validators(&mut headers, &served, exchange, site);
+    let handle = served.file.handle;
+    let body = match shape {
+        _ if exchange.head_only || body_len == 0 => Body::Empty,
+        Shape::Whole => Body::File { handle, offset: 0, len },
+        Shape::One(offset, len) => Body::File { handle, offset, len },
+        Shape::Many(parts) => Body::Parts { handle, parts },
+    };
+    finish(status, headers, body, exchange, site)
+}
+
+/// The whole file, or nothing for HEAD and empty files.
+fn whole<H>(file: FileInfo<H>, exchange: &Exchange) -> Body<H> {
+    if exchange.head_only || file.len == 0 {
         Body::Empty
     } else {
         Body::File { handle: file.handle, offset: 0, len: file.len }
+    }
+}
+
+fn not_modified<H>(served: &Served<H>, exchange: &Exchange, site: &Site) -> Response<H> {
+    let mut headers = start(exchange);
+    validators(&mut headers, served, exchange, site);
+    finish(304, headers, Body::Empty, exchange, site)
+}
+
+/// `bytes first-last/len`.
+fn content_range(offset: u64, len: u64, total: u64) -> String {
+    let mut value = String::with_capacity(48);
+    value.push_str("bytes ");
+    value.push_str(&offset.to_string());
+    value.push('-');
+    value.push_str(&(offset + len - 1).to_string());
+    value.push('/');
+    value.push_str(&total.to_string());
+    value
+}
+
+/// A boundary unlikely to occur in the file: derived from its validators
+/// and the time of the response (the core has no randomness), 30
+/// characters, all valid in a quoted or token boundary (RFC 2046 §5.1.1).
+fn boundary<H>(served: &Served<H>, exchange: &Exchange) -> String {
+    // FNV-1a over what identifies this file and this moment.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut mix = |bytes: &[u8]| {
+        for &b in bytes {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
     };
-    finish(status, headers, body, exchange, site)
+    mix(conditional::etag(&served.file, served.coding).unwrap_or_default().as_bytes());
+    mix(served.path.as_str().as_bytes());
+    let nanos = exchange.now.duration_since(std::time::SystemTime::UNIX_EPOCH).unwrap_or_default();
+    mix(&nanos.as_nanos().to_le_bytes());
+    format!("portico-{hash:016x}{:06x}", served.file.len & 0xff_ffff)
+}
+
+/// The parts of a `multipart/byteranges` body (RFC 9110 §14.6): each
+/// range with its own `Content-Type` and `Content-Range`, the file's bytes
+/// left for the host to stream.
+fn multipart(
+    ranges: &[(u64, u64)],
+    len: u64,
+    content_type: &FieldValue,
+    boundary: &str,
+) -> Vec<Part> {
+    let mut parts = Vec::with_capacity(ranges.len() * 2 + 1);
+    for (i, &(offset, part)) in ranges.iter().enumerate() {
+        let mut head = String::with_capacity(128);
+        if i > 0 {
+            head.push_str("\r\n");
+        }
+        head.push_str("--");
+        head.push_str(boundary);
+        head.push_str("\r\nContent-Type: ");
+        head.push_str(&content_type.to_text());
+        head.push_str("\r\nContent-Range: ");
+        head.push_str(&content_range(offset, part, len));
+        head.push_str("\r\n\r\n");
+        parts.push(Part::Bytes(head.into_bytes()));
+        parts.push(Part::File { offset, len: part });
+    }
+    parts.push(Part::Bytes(format!("\r\n--{boundary}--\r\n").into_bytes()));
+    parts
 }
 
 /// A small generated HTML page for a status.
 fn page<H>(
     status: u16,
     detail: &str,
-    field: Option<(&'static str, &'static str)>,
+    field: Option<(&'static str, FieldValue)>,
     exchange: &Exchange,
     site: &Site,
 ) -> Response<H> {
@@ -149,8 +290,11 @@ fn content_type(name: &str) -> FieldValue {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+    use std::time::SystemTime;
+
     use super::*;
     use crate::SafePath;
+    use crate::fields::Coding;
 
     fn exchange() -> Exchange {
         Exchange {
@@ -165,18 +309,21 @@ mod tests {
         response.headers().iter().map(|(name, _)| name.to_owned()).collect()
     }
 
-    #[test]
-    fn a_file_plan_is_a_file_body_with_its_fields() {
-        let plan = Plan::File {
-            status: 200,
-            path: SafePath::root().join("a.css").unwrap(),
-            file: FileInfo::new(7u8, 5).modified(Some(SystemTime::UNIX_EPOCH)),
-        };
-        let site = Site::default()
+    fn served(status: u16) -> Served<u8> {
+        let file = FileInfo::new(7u8, 5).modified(Some(SystemTime::UNIX_EPOCH));
+        Served::new(status, SafePath::root().join("a.css").unwrap(), file)
+    }
+
+    fn site() -> Site {
+        Site::default()
             .with_cache_control(Some("max-age=60".into()))
             .and_then(|s| s.with_header("X-Frame-Options", "DENY"))
-            .unwrap();
-        let response = response(plan, &exchange(), &site);
+            .unwrap()
+    }
+
+    #[test]
+    fn a_file_plan_is_a_file_body_with_its_fields() {
+        let response = response(Plan::File(served(200)), &exchange(), &site());
         assert_eq!(response.status(), 200);
         assert_eq!(
             names(&response),
@@ -185,7 +332,9 @@ mod tests {
                 "Date",
                 "Content-Type",
                 "Content-Length",
+                "Accept-Ranges",
                 "Last-Modified",
+                "ETag",
                 "Cache-Control",
                 "X-Content-Type-Options",
                 "X-Frame-Options"
@@ -195,7 +344,117 @@ mod tests {
             response.headers().get("content-type").unwrap().to_text(),
             "text/css; charset=utf-8"
         );
+        assert_eq!(response.headers().get("etag").unwrap().to_text(), "\"0.0-5\"");
         assert_eq!(response.body(), &Body::File { handle: 7, offset: 0, len: 5 });
+        // The site's 404 page: no validators, no caching, no ranges.
+        let page = response_with(Plan::File(served(404)));
+        assert_eq!(page.status(), 404);
+        for absent in ["etag", "last-modified", "cache-control", "accept-ranges", "vary"] {
+            assert!(page.headers().get(absent).is_none(), "{absent}");
+        }
+    }
+
+    fn response_with(plan: Plan<u8>) -> Response<u8> {
+        response(plan, &exchange(), &site())
+    }
+
+    #[test]
+    fn rfc9110_15_4_5_a_304_carries_the_validators_vary_and_cache_control_only() {
+        let mut served = served(200);
+        served.coding = Some(Coding::Gzip);
+        served.negotiated = true;
+        let response = response_with(Plan::NotModified(served));
+        assert_eq!(response.status(), 304);
+        assert_eq!(
+            names(&response),
+            [
+                "Server",
+                "Date",
+                "Last-Modified",
+                "ETag",
+                "Vary",
+                "Cache-Control",
+                "X-Content-Type-Options",
+                "X-Frame-Options"
+            ]
+        );
+        assert_eq!(response.headers().get("etag").unwrap().to_text(), "\"0.0-5-gz\"");
+        assert_eq!(response.body(), &Body::Empty);
+    }
+
+    #[test]
+    fn rfc9110_14_4_a_single_range_is_206_with_content_range() {
+        let mut served = served(200);
+        served.ranges = vec![(1, 3)];
+        let response = response_with(Plan::File(served));
+        assert_eq!(response.status(), 206);
+        let field = |name| response.headers().get(name).unwrap().to_text().into_owned();
+        assert_eq!(field("content-range"), "bytes 1-3/5");
+        assert_eq!(field("content-length"), "3");
+        assert_eq!(field("content-type"), "text/css; charset=utf-8");
+        assert_eq!(response.body(), &Body::File { handle: 7, offset: 1, len: 3 });
+    }
+
+    #[test]
+    fn rfc9110_14_6_several_ranges_are_multipart_byteranges_streamed_from_the_file() {
+        let mut served = served(200);
+        served.file.len = 1000;
+        served.ranges = vec![(0, 10), (500, 20)];
+        let response = response_with(Plan::File(served));
+        assert_eq!(response.status(), 206);
+        let content_type = response.headers().get("content-type").unwrap().to_text().into_owned();
+        let boundary = content_type.strip_prefix("multipart/byteranges; boundary=").unwrap();
+        assert!(response.headers().get("content-range").is_none());
+        let Body::Parts { handle: 7, parts } = response.body() else { panic!("parts") };
+        let expected = [
+            Part::Bytes(
+                format!(
+                    "--{boundary}\r\nContent-Type: text/css; charset=utf-8\r\n\
+                     Content-Range: bytes 0-9/1000\r\n\r\n"
+                )
+                .into_bytes(),
+            ),
+            Part::File { offset: 0, len: 10 },
+            Part::Bytes(
+                format!(
+                    "\r\n--{boundary}\r\nContent-Type: text/css; charset=utf-8\r\n\
+                     Content-Range: bytes 500-519/1000\r\n\r\n"
+                )
+                .into_bytes(),
+            ),
+            Part::File { offset: 500, len: 20 },
+            Part::Bytes(format!("\r\n--{boundary}--\r\n").into_bytes()),
+        ];
+        assert_eq!(parts, &expected);
+        assert_eq!(
+            response.headers().get("content-length").unwrap().to_text(),
+            response.body().len().to_string()
+        );
+    }
+
+    #[test]
+    fn rfc9110_14_1_3_unsatisfiable_is_416_with_the_length() {
+        let response = response_with(Plan::Unsatisfiable { len: 42 });
+        assert_eq!(response.status(), 416);
+        assert_eq!(response.headers().get("content-range").unwrap().to_text(), "bytes */42");
+    }
+
+    #[test]
+    fn rfc9110_9_3_7_options_is_204_with_allow_and_no_length() {
+        let response = response_with(Plan::Options);
+        assert_eq!(response.status(), 204);
+        assert_eq!(response.headers().get("allow").unwrap().to_text(), "GET, HEAD, OPTIONS");
+        assert!(response.headers().get("content-length").is_none());
+        assert_eq!(response.body(), &Body::Empty);
+    }
+
+    #[test]
+    fn a_listing_forbids_scripts() {
+        let response = response_with(Plan::Listing { html: "<p>x</p>".into() });
+        let policy = response.headers().get("content-security-policy").unwrap().to_text();
+        assert!(policy.starts_with("default-src 'none'"), "{policy}");
+        assert!(!policy.contains("script-src"));
+        assert_eq!(response.body(), &Body::Bytes(b"<p>x</p>".to_vec()));
     }
 
     #[test]
@@ -225,9 +484,9 @@ mod tests {
     #[test]
     fn pages_carry_the_field_their_status_needs() {
         let plan: Plan<()> =
-            Plan::Page { status: 405, detail: "no", field: Some(("Allow", "GET, HEAD")) };
+            Plan::Page { status: 405, detail: "no", field: Some(("Allow", "GET, HEAD, OPTIONS")) };
         let response = response(plan, &exchange(), &Site::default());
-        assert_eq!(response.headers().get("Allow").unwrap().to_text(), "GET, HEAD");
+        assert_eq!(response.headers().get("Allow").unwrap().to_text(), "GET, HEAD, OPTIONS");
         let Body::Bytes(html) = response.body() else { panic!("a page") };
         assert_eq!(
             response.headers().get("Content-Length").unwrap().to_text(),

@@ -21,33 +21,62 @@ mod resolve;
 
 use std::time::SystemTime;
 
+use crate::fields::Coding;
 use crate::lookup::{FileInfo, FileLookup};
 use crate::request::{Method, Version};
 use crate::response::{Response, date_range};
 use crate::{Rejection, Request, SafePath, Site};
 
+/// A file on its way out: what was asked for, what will be sent, and how.
+#[derive(Debug)]
+pub(crate) struct Served<H> {
+    /// 200, or 404 for the site's 404 page.
+    pub(crate) status: u16,
+    /// The path asked for: its name gives the media type, also when a
+    /// precompressed sibling is sent.
+    pub(crate) path: SafePath,
+    /// The file sent: the one at `path`, or its sibling in `coding`.
+    pub(crate) file: FileInfo<H>,
+    /// The content coding of `file`, if it is a precompressed sibling.
+    pub(crate) coding: Option<Coding>,
+    /// Whether the answer depends on `Accept-Encoding` (`Vary`).
+    pub(crate) negotiated: bool,
+    /// `(offset, len)` ranges to send with 206; empty for the whole file.
+    pub(crate) ranges: Vec<(u64, u64)>,
+}
+
+impl<H> Served<H> {
+    pub(crate) fn new(status: u16, path: SafePath, file: FileInfo<H>) -> Self {
+        Self { status, path, file, coding: None, negotiated: false, ranges: Vec::new() }
+    }
+}
+
 /// What a request will be answered with, decided before any header is
 /// written. Stages rewrite it; [`build::response`] writes it.
 #[derive(Debug)]
 pub(crate) enum Plan<H> {
-    /// Send this file with this status (200, or 404 for the site's 404
-    /// page).
-    File {
-        /// 200 or 404.
-        status: u16,
-        /// Where it is (its name gives the media type).
-        path: SafePath,
-        /// What the lookup found.
-        file: FileInfo<H>,
+    /// Send this file (or these ranges of it).
+    File(Served<H>),
+    /// 304: the client's copy of this file is current.
+    NotModified(Served<H>),
+    /// 416: no range asked for lies within a representation of `len` bytes.
+    Unsatisfiable {
+        /// The representation's length, for `Content-Range: bytes */len`.
+        len: u64,
     },
-    /// A directory asked for with its slash, with no index file: where
-    /// listings plug in.
+    /// A directory asked for with its slash, with no index file: the
+    /// listing stage answers it.
     Directory {
         /// The directory.
-        // Read by the listing stage once listings exist (and by tests).
-        #[allow(dead_code)]
         path: SafePath,
     },
+    /// A generated listing of a directory.
+    Listing {
+        /// The page.
+        html: String,
+    },
+    /// 204 to `OPTIONS`: what the server allows.
+    Options,
     /// Nothing to serve here: the site's 404 page or a generated one.
     NotFound,
     /// 301 to this absolute path (and query).
@@ -101,9 +130,11 @@ impl Exchange {
     }
 }
 
-/// Answer a request from the files `files` can see, as `site` says: GET
-/// and HEAD are served, any other method gets 405. `now` is the `Date` of
-/// the response: the core never reads a clock.
+/// Answer a request from the files `files` can see, as `site` says. GET
+/// and HEAD are served with validators, conditionals, byte ranges,
+/// precompressed siblings and directory listings; `OPTIONS` gets 204 with
+/// `Allow`; another method portico knows gets 405, an unknown one 501.
+/// `now` is the `Date` of the response: the core never reads a clock.
 pub fn respond<L: FileLookup>(
     request: &Request<'_>,
     site: &Site,
@@ -115,11 +146,11 @@ pub fn respond<L: FileLookup>(
         Ok(()) => resolve::resolve(request.target_form(), site, files),
         Err(refusal) => refusal,
     };
-    let plan = listing::directory(plan, site);
+    let plan = listing::directory(plan, site, files);
     let plan = resolve::not_found_page(plan, site, files);
-    let plan = negotiate::encoding(plan, request);
-    let plan = conditional::evaluate(plan, request);
-    let plan = range::select(plan, request);
+    let plan = negotiate::encoding(plan, request, files);
+    let plan = conditional::evaluate(plan, request, now);
+    let plan = range::select(plan, request, now);
     build::response(plan, &exchange, site)
 }
 
@@ -140,41 +171,4 @@ pub fn closing_response<H>(status: u16, now: SystemTime) -> Response<H> {
     let field = (status == 503).then_some(("Retry-After", "1"));
     let plan = Plan::Page { status, detail: crate::reason_phrase(status), field };
     build::response(plan, &Exchange::closing(now, false), &Site::default())
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::*;
-    use crate::{Limits, Parsed, parse_request};
-
-    /// The stages still to come (negotiation, conditionals, ranges) pass
-    /// every plan through unchanged, each on its own, even for a request
-    /// that asks for what they will do.
-    #[test]
-    fn the_stages_still_to_come_pass_plans_through() {
-        let raw = b"GET / HTTP/1.1\r\nHost: h\r\nRange: bytes=0-1\r\n\
-                    Accept-Encoding: br\r\nIf-None-Match: *\r\n\r\n";
-        let Ok(Parsed::Complete(request)) = parse_request(raw, &Limits::default()) else {
-            panic!("a request")
-        };
-        type Stage = fn(Plan<()>, &Request<'_>) -> Plan<()>;
-        let stages: [(&str, Stage); 3] = [
-            ("negotiate", negotiate::encoding),
-            ("conditional", conditional::evaluate),
-            ("range", range::select),
-        ];
-        for (name, stage) in stages {
-            let plan = stage(Plan::Redirect { location: "/x/".into() }, &request);
-            assert!(matches!(plan, Plan::Redirect { location } if location == "/x/"), "{name}");
-            assert!(matches!(stage(Plan::NotFound, &request), Plan::NotFound), "{name}");
-            let file = Plan::File {
-                status: 200,
-                path: SafePath::root().join("a").unwrap(),
-                file: FileInfo::new((), 3),
-            };
-            let Plan::File { status, path, file } = stage(file, &request) else { panic!("{name}") };
-            assert_eq!((status, path.as_str(), file.len), (200, "a", 3), "{name}");
-        }
-    }
 }

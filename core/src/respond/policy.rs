@@ -5,19 +5,38 @@ use super::Plan;
 use crate::request::Method;
 use crate::{Request, SafePath, Site};
 
-/// GET and HEAD are served. A method portico recognises but does not
-/// allow on a file is 405 with `Allow` (RFC 9110 §15.5.6); a token it does
+/// The methods every resource here allows, for `Allow`.
+pub(crate) const ALLOW: &str = "GET, HEAD, OPTIONS";
+
+/// GET and HEAD are served. `OPTIONS` (on `*` or any path) is answered
+/// with 204 and `Allow` (RFC 9110 §9.3.7). A method portico recognises but
+/// does not allow is 405 with the same `Allow` (§15.5.6); a token it does
 /// not recognise (`FOOBAR`, `get`: methods are case-sensitive) is 501
 /// (§15.6.2), whatever the target.
 pub(crate) fn method<H>(request: &Request<'_>) -> Result<(), Plan<H>> {
     match request.method() {
         Method::Get | Method::Head => Ok(()),
+        Method::Options => Err(options(request)),
         method if method.is_known() => Err(Plan::Page {
             status: 405,
-            detail: "This server only serves files: use GET or HEAD.",
-            field: Some(("Allow", "GET, HEAD")),
+            detail: "This server only serves files: use GET, HEAD or OPTIONS.",
+            field: Some(("Allow", ALLOW)),
         }),
         _ => Err(Plan::page(501, "This server does not implement that method.")),
+    }
+}
+
+/// `OPTIONS *` asks about the server, `OPTIONS /path` about a resource:
+/// both get the same answer, as every path allows the same methods. A
+/// path that is not valid is 400, as it would be for GET.
+fn options<H>(request: &Request<'_>) -> Plan<H> {
+    match request.target_form() {
+        crate::Target::Asterisk => Plan::Options,
+        target => match target.path().map(SafePath::from_request_path) {
+            Some(Ok(_)) => Plan::Options,
+            Some(Err(error)) => Plan::page(error.status(), "The request path is not valid."),
+            None => Plan::page(400, "This target does not name a file."),
+        },
     }
 }
 
@@ -41,17 +60,22 @@ mod tests {
         };
         method::<()>(&request).map_err(|plan| match plan {
             Plan::Page { status: 405, field, .. } => {
-                assert_eq!(field, Some(("Allow", "GET, HEAD")));
+                assert_eq!(field, Some(("Allow", "GET, HEAD, OPTIONS")));
                 405
             }
+            Plan::Options => 204,
             Plan::Page { status, field: None, .. } => status,
             other => panic!("{other:?}"),
         })
     }
 
     #[test]
-    fn get_and_head_pass_known_methods_are_405_unknown_tokens_501() {
+    fn get_and_head_pass_options_is_204_known_methods_405_unknown_tokens_501() {
         assert_eq!(with_method(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"), Ok(()));
+        // RFC 9110 §9.3.7: OPTIONS on the server and on a resource.
+        assert_eq!(with_method(b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"), Err(204));
+        assert_eq!(with_method(b"OPTIONS /a/b.txt HTTP/1.1\r\nHost: h\r\n\r\n"), Err(204));
+        assert_eq!(with_method(b"OPTIONS /%zz HTTP/1.1\r\nHost: h\r\n\r\n"), Err(400));
         assert_eq!(with_method(b"HEAD /x HTTP/1.1\r\nHost: h\r\n\r\n"), Ok(()));
         for raw in [
             &b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"[..],
@@ -59,7 +83,6 @@ mod tests {
             b"DELETE / HTTP/1.1\r\nHost: h\r\n\r\n",
             b"PATCH / HTTP/1.1\r\nHost: h\r\n\r\n",
             b"TRACE / HTTP/1.1\r\nHost: h\r\n\r\n",
-            b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
             b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n",
         ] {
             assert_eq!(with_method(raw), Err(405), "{}", String::from_utf8_lossy(raw));

@@ -2,7 +2,7 @@
 //! redirect or a miss, looked up through [`FileLookup`]; and from a miss to
 //! the site's 404 page.
 
-use super::{Plan, policy};
+use super::{Plan, Served, policy};
 use crate::lookup::{FileLookup, Lookup};
 use crate::{SafePath, Site, Target};
 
@@ -28,7 +28,7 @@ pub(crate) fn resolve<L: FileLookup>(
     match files.lookup(&path) {
         // `/file.txt/`: a file asked for as a directory is not there.
         Lookup::File(_) if path.names_directory() => Plan::NotFound,
-        Lookup::File(file) => Plan::File { status: 200, path, file },
+        Lookup::File(file) => Plan::File(Served::new(200, path, file)),
         Lookup::Directory if !path.names_directory() => {
             let mut location = path.to_url_path(true);
             if let Some(query) = target.query() {
@@ -50,7 +50,7 @@ fn index<L: FileLookup>(path: SafePath, site: &Site, files: &L) -> Plan<L::Handl
     for name in &site.index_names {
         let Ok(candidate) = path.join(name) else { continue };
         match files.lookup(&candidate) {
-            Lookup::File(file) => return Plan::File { status: 200, path: candidate, file },
+            Lookup::File(file) => return Plan::File(Served::new(200, candidate, file)),
             Lookup::Directory | Lookup::NotFound => {}
             Lookup::Forbidden => return Plan::page(403, "You may not read this directory."),
             _ => return Plan::page(500, "The file could not be read."),
@@ -70,7 +70,7 @@ pub(crate) fn not_found_page<L: FileLookup>(
     if let Some(page) = &site.not_found_page
         && let Lookup::File(file) = files.lookup(page)
     {
-        return Plan::File { status: 404, path: page.clone(), file };
+        return Plan::File(Served::new(404, page.clone(), file));
     }
     Plan::page(404, "There is nothing at this address.")
 }
@@ -108,11 +108,12 @@ mod tests {
         let recording = Recording(&files, RefCell::default());
         let plan = resolve(Target::parse(target).unwrap(), site, &recording);
         let shown = match plan {
-            Plan::File { status, path, .. } => format!("file {status} {}", path.as_str()),
+            Plan::File(served) => format!("file {} {}", served.status, served.path.as_str()),
             Plan::Directory { path } => format!("directory {}", path.as_str()),
             Plan::NotFound => "not found".to_owned(),
             Plan::Redirect { location } => format!("redirect {location}"),
             Plan::Page { status, .. } => format!("page {status}"),
+            other => format!("{other:?}"),
         };
         (shown, recording.1.into_inner())
     }
@@ -156,7 +157,7 @@ mod tests {
         let with_page = files().with("404.html", &b"gone"[..]);
         let site = Site::default();
         let status = |plan: Plan<_>| match plan {
-            Plan::File { status, path, .. } => format!("file {status} {}", path.as_str()),
+            Plan::File(served) => format!("file {} {}", served.status, served.path.as_str()),
             Plan::Page { status, .. } => format!("page {status}"),
             _ => "other".to_owned(),
         };
@@ -165,11 +166,11 @@ mod tests {
         let no_page = Site::default().with_not_found_page(None).unwrap();
         assert_eq!(status(not_found_page(Plan::NotFound, &no_page, &with_page)), "page 404");
         // Anything but a miss passes through.
-        let file = Plan::File {
-            status: 200,
-            path: SafePath::root().join("a.txt").unwrap(),
-            file: FileInfo::new(std::sync::Arc::from(&b"a"[..]), 1),
-        };
+        let file = Plan::File(Served::new(
+            200,
+            SafePath::root().join("a.txt").unwrap(),
+            FileInfo::new(std::sync::Arc::from(&b"a"[..]), 1),
+        ));
         assert_eq!(status(not_found_page(file, &site, &with_page)), "file 200 a.txt");
     }
 }

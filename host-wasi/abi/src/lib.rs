@@ -45,7 +45,7 @@ pub const MAX_FIELDS: usize = 256;
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// The most generated body bytes in one response (an error page, a
 /// listing, multipart boundaries).
-pub const MAX_BODY_BYTES: usize = 1 << 20;
+pub const MAX_BODY_BYTES: usize = 4 << 20;
 /// The longest file path.
 pub const MAX_PATH: usize = 4096;
 /// The most pieces of a multipart body.

@@ -45,6 +45,10 @@ impl FileLookup for WasiRoot {
     fn lookup(&self, path: &SafePath) -> Lookup<FileRef> {
         wasi_fs::lookup(path)
     }
+
+    fn read_dir(&self, dir: &SafePath, visit: &mut dyn FnMut(&str)) -> Result<(), Lookup<()>> {
+        wasi_fs::read_dir(dir, visit)
+    }
 }
 
 /// The web root, except that the file the host could not open is what
@@ -62,6 +66,10 @@ impl FileLookup for AsRefused<'_> {
             Some(refusal) if refusal.path == *path => refusal.miss.lookup(),
             _ => self.root.lookup(path),
         }
+    }
+
+    fn read_dir(&self, dir: &SafePath, visit: &mut dyn FnMut(&str)) -> Result<(), Lookup<()>> {
+        self.root.read_dir(dir, visit)
     }
 }
 
@@ -123,6 +131,21 @@ mod wasi_fs {
             }
         }
     }
+
+    /// The names in a directory, through std (wasi-libc resolves the
+    /// absolute path against the preopen `/` and pages `fd_readdir`).
+    pub(crate) fn read_dir(dir: &SafePath, visit: &mut dyn FnMut(&str)) -> Result<(), Lookup<()>> {
+        let path = format!("/{}", dir.as_str());
+        let entries = std::fs::read_dir(path).map_err(|error| Lookup::from_io_error(&error))?;
+        for entry in entries {
+            // An entry that cannot be read is left out, not the listing.
+            let Ok(entry) = entry else { continue };
+            if let Some(name) = entry.file_name().to_str() {
+                visit(name);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The guest's file system exists only under WASI; built for anything
@@ -134,6 +157,10 @@ mod wasi_fs {
 
     pub(crate) fn lookup(_: &SafePath) -> Lookup<FileRef> {
         Lookup::Failed
+    }
+
+    pub(crate) fn read_dir(_: &SafePath, _: &mut dyn FnMut(&str)) -> Result<(), Lookup<()>> {
+        Err(Lookup::Failed)
     }
 }
 
