@@ -162,9 +162,9 @@ pub enum ByteRange {
 pub const MAX_RANGES: usize = 64;
 
 /// Parse a `Range` field value. `None` means "ignore it": another unit, a
-/// syntax error, `last < first`, no range-spec at all, or more than
-/// [`MAX_RANGES`] specs. The unit is case-insensitive; whitespace around
-/// commas and empty list members are allowed (§5.6.1).
+/// syntax error, `last < first` (as numbers of any size), no range-spec at
+/// all, or more than [`MAX_RANGES`] specs. The unit is case-insensitive;
+/// whitespace around commas and empty list members are allowed (§5.6.1).
 #[must_use]
 pub fn parse_range(value: &[u8]) -> Option<Vec<ByteRange>> {
     let value = value.trim_ascii();
@@ -181,7 +181,9 @@ pub fn parse_range(value: &[u8]) -> Option<Vec<ByteRange>> {
         let dash = member.iter().position(|&b| b == b'-')?;
         let (first, last) = (&member[..dash], &member[dash + 1..]);
         let range = match (number(first), number(last)) {
-            (Some(first), Some(last)) if last >= first => ByteRange::FromTo(first, last),
+            (Some(first_pos), Some(last_pos)) if !smaller(last, first) => {
+                ByteRange::FromTo(first_pos, last_pos)
+            }
             (Some(first), None) if last.is_empty() => ByteRange::From(first),
             (None, Some(suffix)) if first.is_empty() => ByteRange::Suffix(suffix),
             _ => return None,
@@ -192,6 +194,18 @@ pub fn parse_range(value: &[u8]) -> Option<Vec<ByteRange>> {
         }
     }
     (!ranges.is_empty()).then_some(ranges)
+}
+
+/// Whether the digits `a` are a smaller number than the digits `b`, at any
+/// size: [`number`] saturates, and `99999999999999999999-18446744073709551616`
+/// is still backwards.
+fn smaller(a: &[u8], b: &[u8]) -> bool {
+    fn significant(digits: &[u8]) -> &[u8] {
+        let zeros = digits.iter().take_while(|&&d| d == b'0').count();
+        digits.get(zeros..).unwrap_or_default()
+    }
+    let (a, b) = (significant(a), significant(b));
+    (a.len(), a) < (b.len(), b)
 }
 
 /// 1*DIGIT, saturating at `u64::MAX`.
@@ -479,8 +493,30 @@ mod tests {
         }
         let many = format!("bytes={}", "0-0,".repeat(MAX_RANGES + 1));
         assert_eq!(parse_range(many.as_bytes()), None);
+        // Positions past u64::MAX saturate; the order is still checked.
+        assert_eq!(parse_range(b"bytes=007-7"), Some(vec![FromTo(7, 7)]));
+        assert_eq!(
+            parse_range(b"bytes=18446744073709551616-99999999999999999999"),
+            Some(vec![FromTo(u64::MAX, u64::MAX)])
+        );
         let enough = format!("bytes={}", "0-0,".repeat(MAX_RANGES));
         assert_eq!(parse_range(enough.as_bytes()).map(|r| r.len()), Some(MAX_RANGES));
+    }
+
+    /// Found by the `ranges_differential` fuzz target's reference
+    /// parser (its seed `structured-huge`): both positions
+    /// past `u64::MAX` saturated to the same number, so a backwards
+    /// range-spec was read as `FromTo(u64::MAX, u64::MAX)` and answered
+    /// (416 alone, a 206 without it among others) instead of ignored.
+    #[test]
+    fn a_backwards_range_past_u64_max_is_still_backwards() {
+        for backwards in [
+            &b"bytes=99999999999999999999999-18446744073709551616"[..],
+            b"bytes=18446744073709551616-18446744073709551615",
+            b"bytes=0-1, 100000000000000000000-099999999999999999999",
+        ] {
+            assert_eq!(parse_range(backwards), None, "{}", String::from_utf8_lossy(backwards));
+        }
     }
 
     #[test]

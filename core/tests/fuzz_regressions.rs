@@ -125,3 +125,71 @@ fn the_corpus_reaches_every_outcome() {
         .count();
     assert!(both_complete >= 50, "only {both_complete} heads both parsers accept");
 }
+
+/// The committed corpora of the static-file targets still reach what their
+/// invariants are about: every kind of answer `respond` gives to a file
+/// (conditional, ranged, encoded, listed), every outcome of the range
+/// rules, and a value from every field parser.
+#[test]
+fn the_corpus_reaches_every_static_file_answer() {
+    use portico_core::fields::{
+        AcceptEncoding, EntityTag, RangeSelection, Tags, parse_http_date, parse_range, parse_tags,
+        select_ranges,
+    };
+    use portico_core::{Body, Limits, Parsed, parse_request};
+    let files = |target: &str| {
+        let dir = fuzz_dir().join("corpus").join(target);
+        let paths = std::fs::read_dir(dir).unwrap().map(|f| f.unwrap().path());
+        paths.filter(|p| !hidden(p)).map(|p| std::fs::read(p).unwrap()).collect::<Vec<_>>()
+    };
+
+    let mut answers = std::collections::BTreeSet::new();
+    for input in files("parse_request") {
+        let Ok(Parsed::Complete(request)) = parse_request(&input, &Limits::default()) else {
+            continue;
+        };
+        let response = invariants::site_response(&request);
+        let status = response.status();
+        answers.insert(status.to_string());
+        if response.headers().get("content-encoding").is_some() {
+            answers.insert(format!("{status} encoded"));
+        }
+        match response.body() {
+            Body::Parts { .. } => answers.insert(format!("{status} multipart")),
+            Body::Bytes(_) if response.headers().get("content-security-policy").is_some() => {
+                answers.insert("listing".to_owned())
+            }
+            _ => false,
+        };
+    }
+    for expected in
+        ["200 encoded", "204", "206", "206 encoded", "206 multipart", "304", "406", "412", "416"]
+            .into_iter()
+            .chain(["listing"])
+    {
+        assert!(answers.contains(expected), "no {expected} in {answers:?}");
+    }
+
+    let mut outcomes = [false; 4];
+    for input in files("ranges_differential") {
+        let Some((text, len)) = invariants::range_case(&input) else { continue };
+        match parse_range(&text).map(|specs| select_ranges(&specs, len as u64)) {
+            None => outcomes[0] = true,
+            Some(RangeSelection::Unsatisfiable) => outcomes[1] = true,
+            Some(RangeSelection::Ranges(parts)) => outcomes[1 + parts.len().min(2)] = true,
+        }
+    }
+    assert_eq!(outcomes, [true; 4], "ignored, unsatisfiable, one part, several parts");
+
+    let mut values = [false; 6];
+    for input in files("fields") {
+        let lines = || input.split(|&b| b == b'\n');
+        values[0] |= EntityTag::parse(&input).is_some();
+        values[1] |= matches!(parse_tags(lines()), Some(Tags::List(_)));
+        values[2] |= matches!(parse_tags(lines()), Some(Tags::Any));
+        values[3] |= parse_range(&input).is_some();
+        values[4] |= parse_http_date(&input).is_some();
+        values[5] |= !AcceptEncoding::parse(lines()).preferred().is_empty();
+    }
+    assert_eq!(values, [true; 6], "a tag, a tag list, *, a range, a date, a coding");
+}

@@ -4,14 +4,32 @@
 
 use std::any::Any;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use wasi_common::dir::{OpenResult, ReaddirCursor, ReaddirEntity, WasiDir};
-use wasi_common::file::{FdFlags, Filestat, OFlags};
+use wasi_common::file::{FdFlags, FileType, Filestat, OFlags};
 use wasi_common::{Error, ErrorExt as _, SystemTimeSpec, WasiFile};
 
 /// Wraps a directory (and every directory opened through it) so the guest
 /// can look and read, never write, create, remove, rename or touch.
-pub(crate) struct ReadOnlyDir(pub(crate) Box<dyn WasiDir>);
+///
+/// It keeps its own cap-std handle to the same directory for `readdir`:
+/// wasi-common's reads every entry's full metadata (a `statx` each) and,
+/// as a cookie resumes by skipping from the start, does so again for every
+/// entry before the cookie on each call, which made listing a directory
+/// of 10,000 names cost millions of `statx`. Here an entry costs what
+/// `getdents` already says (its type and inode), and skipping is cheap.
+pub(crate) struct ReadOnlyDir {
+    inner: Box<dyn WasiDir>,
+    dir: Arc<cap_std::fs::Dir>,
+}
+
+impl ReadOnlyDir {
+    /// The root: `dir` is the web root wasi-common was given as `inner`.
+    pub(crate) fn new(inner: Box<dyn WasiDir>, dir: cap_std::fs::Dir) -> Self {
+        Self { inner, dir: Arc::new(dir) }
+    }
+}
 
 #[async_trait::async_trait]
 impl WasiDir for ReadOnlyDir {
@@ -35,8 +53,15 @@ impl WasiDir for ReadOnlyDir {
         // Non-blocking, so a FIFO left in the root cannot park the guest's
         // thread in open(2), out of reach of the epoch deadline.
         let fdflags = fdflags | FdFlags::NONBLOCK;
-        match self.0.open_file(symlink_follow, path, oflags, read, false, fdflags).await? {
-            OpenResult::Dir(dir) => Ok(OpenResult::Dir(Box::new(ReadOnlyDir(dir)))),
+        match self.inner.open_file(symlink_follow, path, oflags, read, false, fdflags).await? {
+            OpenResult::Dir(inner) => {
+                // The same directory for our readdir, resolved beneath this
+                // one as wasi-common just resolved it (cap-std confines
+                // both; had the last name been swapped for a symlink since,
+                // it could still only lead to a directory below the root).
+                let dir = self.dir.open_dir(path)?;
+                Ok(OpenResult::Dir(Box::new(ReadOnlyDir { inner, dir: Arc::new(dir) })))
+            }
             OpenResult::File(file) => Ok(OpenResult::File(Box::new(ReadOnlyFile(file)))),
         }
     }
@@ -49,7 +74,37 @@ impl WasiDir for ReadOnlyDir {
         &self,
         cursor: ReaddirCursor,
     ) -> Result<Box<dyn Iterator<Item = Result<ReaddirEntity, Error>> + Send>, Error> {
-        self.0.readdir(cursor).await
+        use rustix::fs::DirEntryExt as _;
+        let own = self.dir.dir_metadata()?;
+        let own_inode = cap_std::fs::MetadataExt::ino(&own);
+        let dots = [".", ".."].map(|name| Ok((FileType::Directory, own_inode, name.to_owned())));
+        let entries = self.dir.entries()?.map(|entry| {
+            let entry = entry?;
+            // From the directory entry's type byte; a stat only where the
+            // file system leaves it unknown.
+            let kind = entry.file_type()?;
+            let filetype = if kind.is_dir() {
+                FileType::Directory
+            } else if kind.is_file() {
+                FileType::RegularFile
+            } else if kind.is_symlink() {
+                FileType::SymbolicLink
+            } else {
+                FileType::Unknown
+            };
+            let name =
+                entry.file_name().into_string().map_err(|_| Error::illegal_byte_sequence())?;
+            Ok((filetype, entry.ino(), name))
+        });
+        let all = dots.into_iter().chain(entries).enumerate().map(|(ix, entry)| {
+            entry.map(|(filetype, inode, name)| ReaddirEntity {
+                next: ReaddirCursor::from(ix as u64 + 1),
+                filetype,
+                inode,
+                name,
+            })
+        });
+        Ok(Box::new(all.skip(u64::from(cursor) as usize)))
     }
 
     async fn symlink(&self, _old_path: &str, _new_path: &str) -> Result<(), Error> {
@@ -65,11 +120,11 @@ impl WasiDir for ReadOnlyDir {
     }
 
     async fn read_link(&self, path: &str) -> Result<PathBuf, Error> {
-        self.0.read_link(path).await
+        self.inner.read_link(path).await
     }
 
     async fn get_filestat(&self) -> Result<Filestat, Error> {
-        self.0.get_filestat().await
+        self.inner.get_filestat().await
     }
 
     async fn get_path_filestat(
@@ -77,7 +132,7 @@ impl WasiDir for ReadOnlyDir {
         path: &str,
         follow_symlinks: bool,
     ) -> Result<Filestat, Error> {
-        self.0.get_path_filestat(path, follow_symlinks).await
+        self.inner.get_path_filestat(path, follow_symlinks).await
     }
 
     async fn rename(

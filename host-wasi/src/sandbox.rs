@@ -250,8 +250,9 @@ impl Sandbox {
     fn instantiate(&self, input_cap: usize) -> anyhow::Result<Instance> {
         let wasi = WasiCtxBuilder::new().build();
         let dir = self.root.try_clone().context("cannot duplicate the web root handle")?;
+        let listing = self.root.try_clone().context("cannot duplicate the web root handle")?;
         let dir = wasi_common::sync::dir::Dir::from_cap_std(dir);
-        wasi.push_preopened_dir(Box::new(ReadOnlyDir(Box::new(dir))), "/")
+        wasi.push_preopened_dir(Box::new(ReadOnlyDir::new(Box::new(dir), listing)), "/")
             .map_err(|e| anyhow!("cannot preopen the web root: {e}"))?;
         let limits = StoreLimitsBuilder::new()
             .memory_size(MEMORY_LIMIT)

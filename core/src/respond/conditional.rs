@@ -24,19 +24,26 @@ use std::time::{Duration, SystemTime};
 
 use super::{Plan, Served};
 use crate::Request;
-use crate::fields::{Coding, EntityTag, parse_http_date, parse_tags};
+use crate::fields::{Coding, EntityTag, Tags, parse_http_date, parse_tags};
 use crate::lookup::FileInfo;
 use crate::request::Method;
 
 /// The strong entity tag of `file`, sent in `coding`, quotes included;
 /// `None` when the file system gives no modification time.
 pub(crate) fn etag<H>(file: &FileInfo<H>, coding: Option<Coding>) -> Option<String> {
-    use std::fmt::Write as _;
     let since = file.modified?.duration_since(SystemTime::UNIX_EPOCH).ok()?;
-    let mut tag = String::with_capacity(48);
-    let _ = write!(tag, "\"{:x}.{:x}-{:x}", since.as_secs(), since.subsec_nanos(), file.len);
+    // By hand, not `write!`: this runs for every file response, and
+    // `core::fmt` was a visible share of a small response's time.
+    let mut tag = String::with_capacity(56);
+    tag.push('"');
+    push_hex(&mut tag, since.as_secs());
+    tag.push('.');
+    push_hex(&mut tag, u64::from(since.subsec_nanos()));
+    tag.push('-');
+    push_hex(&mut tag, file.len);
     if let Some(id) = file.id {
-        let _ = write!(tag, "-{:x}", id.inode);
+        tag.push('-');
+        push_hex(&mut tag, id.inode);
     }
     if let Some(coding) = coding {
         tag.push('-');
@@ -44,6 +51,25 @@ pub(crate) fn etag<H>(file: &FileInfo<H>, coding: Option<Coding>) -> Option<Stri
     }
     tag.push('"');
     Some(tag)
+}
+
+/// `n` in lower-case hex, no leading zeros.
+fn push_hex(out: &mut String, n: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 16];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        digits[at] = DIGITS[(n & 0xf) as usize];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
 }
 
 /// The `Last-Modified` of `file` as sent: never later than `now` (§8.8.2.1)
@@ -86,13 +112,26 @@ enum Outcome {
 }
 
 fn precondition<H>(served: &Served<H>, request: &Request<'_>, now: SystemTime) -> Outcome {
+    // Most requests have no precondition: one pass over the names, and
+    // no tag is made.
+    let conditional = request.headers().iter().any(|header| {
+        ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"]
+            .iter()
+            .any(|name| header.name.eq_ignore_ascii_case(name))
+    });
+    if !conditional {
+        return Outcome::Proceed;
+    }
     let tag = etag(&served.file, served.coding);
     let current = tag.as_deref().and_then(|tag| EntityTag::parse(tag.as_bytes()));
     let modified = last_modified(&served.file, now);
     // 1. If-Match, with the strong comparison; else
     // 2. If-Unmodified-Since, when the file has a date.
     if let Some(tags) = list(request, "if-match") {
-        if !current.is_some_and(|current| tags.matches(&current, false)) {
+        // `*` holds whenever the file exists, tag or no tag (§13.1.1).
+        let holds = matches!(tags, Tags::Any)
+            || current.is_some_and(|current| tags.matches(&current, false));
+        if !holds {
             return Outcome::Failed;
         }
     } else if let (Some(since), Some(modified)) =
@@ -104,7 +143,8 @@ fn precondition<H>(served: &Served<H>, request: &Request<'_>, now: SystemTime) -
     // 3. If-None-Match, with the weak comparison; else
     // 4. If-Modified-Since, when the file has a date.
     if let Some(tags) = list(request, "if-none-match") {
-        if current.is_some_and(|current| tags.matches(&current, true)) {
+        if matches!(tags, Tags::Any) || current.is_some_and(|current| tags.matches(&current, true))
+        {
             return Outcome::NotModified;
         }
     } else if let (Some(since), Some(modified)) =
@@ -117,7 +157,7 @@ fn precondition<H>(served: &Served<H>, request: &Request<'_>, now: SystemTime) -
 }
 
 /// The entity tags of a field, if it was sent and is valid.
-fn list<'b>(request: &Request<'b>, name: &str) -> Option<crate::fields::Tags<'b>> {
+fn list<'b>(request: &Request<'b>, name: &str) -> Option<Tags<'b>> {
     request.header(name)?;
     parse_tags(request.header_values(name))
 }
@@ -215,6 +255,12 @@ mod tests {
             assert_ne!(etag(&other, None).unwrap(), tag);
         }
         assert_eq!(etag(&FileInfo::new((), 1), None), None, "no time, no tag");
+        let mut hex = String::new();
+        for n in [0, 1, 0xf, 0x10, 0xdead_beef, u64::MAX] {
+            hex.clear();
+            push_hex(&mut hex, n);
+            assert_eq!(hex, format!("{n:x}"));
+        }
     }
 
     #[test]
@@ -292,6 +338,28 @@ mod tests {
         );
         // 412 comes before 304.
         assert_eq!(outcome("GET", "If-Match: \"other\"\r\nIf-None-Match: *\r\n"), "412");
+    }
+
+    /// Found by the fuzzer: `*` is about whether the file exists, not
+    /// about its tag, so it holds for a file without one too.
+    #[test]
+    fn rfc9110_13_1_1_star_needs_no_tag() {
+        let raw = |fields: &str| format!("GET /f HTTP/1.1\r\nHost: h\r\n{fields}\r\n");
+        for (fields, expected) in [("If-Match: *\r\n", "200"), ("If-None-Match: *\r\n", "304")] {
+            let raw = raw(fields);
+            let Ok(Parsed::Complete(request)) = parse_request(raw.as_bytes(), &Limits::default())
+            else {
+                panic!()
+            };
+            let untimed = FileInfo::new((), 3);
+            let served = Served::new(200, SafePath::from_request_path("/f").unwrap(), untimed);
+            let got = match evaluate(Plan::File(served), &request, now()) {
+                Plan::File(_) => "200",
+                Plan::NotModified(_) => "304",
+                _ => "other",
+            };
+            assert_eq!(got, expected, "{fields}");
+        }
     }
 
     #[test]

@@ -255,6 +255,7 @@ td:nth-child(3){white-space:nowrap;font-variant-numeric:tabular-nums}\
 tr.d a{font-weight:600}\
 a{text-decoration:none}a:hover{text-decoration:underline}\
 .more,footer{color:#888;font-size:.85rem}\
+footer{margin-top:1rem}\
 @media (max-width:36rem){th:nth-child(3),td:nth-child(3){display:none}}";
 
 #[cfg(test)]
