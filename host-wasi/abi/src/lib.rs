@@ -598,14 +598,15 @@ const KNOWN_NAMES: [&str; 16] = [
     "Content-Range",
     "Content-Encoding",
 ];
-const KNOWN_VALUES: [&str; 8] = [
+const KNOWN_VALUES: [&str; 9] = [
     "portico",
     "nosniff",
+    "bytes",
+    "Accept-Encoding",
     "close",
     "keep-alive",
     "text/html; charset=utf-8",
-    "GET, HEAD",
-    "bytes",
+    "GET, HEAD, OPTIONS",
     "0",
 ];
 
