@@ -94,5 +94,5 @@ pub use respond::{closing_response, error_response, respond};
 pub use response::{
     Body, FieldValue, Headers, InvalidHeader, Part, Response, ResponseHead, Segment, reason_phrase,
 };
-pub use site::{Site, SiteError};
+pub use site::{PathRule, Site, SiteError};
 pub use time::Moment;

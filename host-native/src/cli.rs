@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Parser;
 use portico_core::{Limits, Site};
 
+use crate::access_log::LogFormat;
 use crate::server::Config;
 
 /// The options of `portico` (and, flattened into its own, `portico-wasi`).
@@ -42,6 +43,10 @@ pub struct ServeArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
+    /// Access-log lines on stdout: Common Log Format, plus Referer and User-Agent, or JSON
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Common)]
+    pub log_format: LogFormat,
+
     /// A file to serve for a directory (repeatable, first found wins) [default: index.html]
     #[arg(long = "index", value_name = "NAME", value_parser = parse_index)]
     pub index: Vec<String>,
@@ -61,6 +66,19 @@ pub struct ServeArgs {
     /// Answer a directory without an index file with 404 instead of a listing
     #[arg(long)]
     pub no_listing: bool,
+
+    /// Allow cross-origin reads: 'Access-Control-Allow-Origin: *' and CORS preflights answered
+    #[arg(long)]
+    pub cors: bool,
+
+    /// Serve FILE (relative to the root) with 200 for a missing page a browser navigates to
+    /// (a request that accepts text/html); assets still get 404
+    #[arg(long, value_name = "FILE", value_parser = parse_fallback)]
+    pub fallback: Option<String>,
+
+    /// A single-page app: the same as --fallback index.html
+    #[arg(long, conflicts_with = "fallback")]
+    pub spa: bool,
 }
 
 impl ServeArgs {
@@ -73,7 +91,7 @@ impl ServeArgs {
     pub fn config(&self) -> Config {
         Config {
             max_connections: self.max_connections as usize,
-            access_log: !self.quiet,
+            access_log: (!self.quiet).then_some(self.log_format),
             ..Config::default()
         }
     }
@@ -87,7 +105,10 @@ impl ServeArgs {
         let mut site = Site::default()
             .with_limits(limits)
             .with_hidden(self.hidden)
-            .with_listings(!self.no_listing);
+            .with_listings(!self.no_listing)
+            .with_cors(self.cors);
+        let fallback = if self.spa { Some("index.html") } else { self.fallback.as_deref() };
+        site = site.with_fallback(fallback)?;
         if !self.index.is_empty() {
             site = site.with_index_names(self.index.iter().cloned())?;
         }
@@ -121,6 +142,16 @@ fn parse_cache_control(s: &str) -> Result<String, String> {
     Site::default()
         .with_cache_control(Some(s.to_owned()))
         .map(|_| s.to_owned())
+        .map_err(|error| error.to_string())
+}
+
+/// A fallback page: a normal path below the root (`index.html`,
+/// `app/shell.html`; a leading `/` is allowed, as people write URLs).
+fn parse_fallback(s: &str) -> Result<String, String> {
+    let path = s.strip_prefix('/').unwrap_or(s);
+    Site::default()
+        .with_fallback(Some(path))
+        .map(|_| path.to_owned())
         .map_err(|error| error.to_string())
 }
 

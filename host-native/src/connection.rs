@@ -6,12 +6,12 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use portico_core::{Response, Segment};
+use portico_core::{Moment, Response, Segment};
 use socket2::SockRef;
 
-use crate::access_log;
+use crate::access_log::Entry;
 use crate::handler::{Handler, Now, Step};
-use crate::server::{Config, Shared};
+use crate::server::Shared;
 
 /// After the last response, how long and how much to keep reading before
 /// closing, so unread request bytes do not turn the close into a reset that
@@ -29,7 +29,6 @@ pub(crate) fn serve<H: Handler>(
     stream: Arc<TcpStream>,
     peer: SocketAddr,
     handler: &H,
-    config: &Config,
     shared: &Shared,
 ) {
     // TCP_NODELAY, the write timeout and the idle read timeout were set on
@@ -46,10 +45,16 @@ pub(crate) fn serve<H: Handler>(
     let mut out = Vec::with_capacity(1024);
     // The last wait ended at the connection's deadline, not with bytes.
     let mut timed_out = false;
+    // The first step that saw a byte of the request being read, for the
+    // access log's duration (see `Entry::duration`).
+    let mut began: Option<Moment> = None;
 
     loop {
         let now = Now::current();
         let woke = std::mem::take(&mut timed_out);
+        if began.is_none() && start < end {
+            began = Some(now.mono);
+        }
         match handler.step(&mut conn, &buf[start..end], now, woke) {
             Step::NeedMore => {
                 if shared.stopping() && handler.awaiting_head(&conn) && start == end {
@@ -76,17 +81,31 @@ pub(crate) fn serve<H: Handler>(
                     Err(_) => return,
                 }
             }
-            Step::Discard(n) => start += n.min(end - start),
+            Step::Discard(n) => {
+                start += n.min(end - start);
+                if start == end {
+                    // Blank lines or a body skipped: the next request's
+                    // time starts with its own bytes.
+                    began = None;
+                }
+            }
             Step::Respond { consumed, response } => {
-                let request_line = &buf[start..end];
                 let (status, keep_alive) = (response.status(), response.keep_alive());
                 let consumed = consumed.min(end - start);
                 out.clear();
                 let result = write_response(stream, &mut out, &response);
-                if config.access_log {
-                    let sent = result.as_ref().map_or(0, |n| *n);
-                    access_log::log(peer, now.wall, request_line, status, sent);
+                if let Some(log) = &shared.log {
+                    let written = Now::current().mono;
+                    log.log(&Entry {
+                        peer,
+                        when: now.wall,
+                        input: &buf[start..end],
+                        status,
+                        bytes: result.as_ref().map_or(0, |n| *n),
+                        duration: written.saturating_duration_since(began.unwrap_or(now.mono)),
+                    });
                 }
+                began = None;
                 start += consumed;
                 if result.is_err() {
                     return;

@@ -18,6 +18,7 @@ mod files;
 mod handler;
 mod server;
 
+pub use access_log::LogFormat;
 pub use files::{RootDir, file_id};
 pub use handler::{Handler, NativeHandler, Now, Step};
 pub use server::{Config, Server, ShutdownHandle};
@@ -26,12 +27,14 @@ use anyhow::Context as _;
 
 /// Run a server for `handler` as the command-line tools do: bind, print the
 /// URL, stop on Ctrl-C or SIGTERM after the responses in flight, return.
+/// The URL goes to stderr with every other message, so that stdout holds
+/// nothing but access-log lines.
 pub fn serve<H: Handler>(name: &str, args: &cli::ServeArgs, handler: H) -> anyhow::Result<()> {
     let server = Server::bind(args.addr(), handler, args.config())?;
     let addr = server.local_addr()?;
     let stop = server.shutdown_handle()?;
     ctrlc::set_handler(move || stop.shutdown()).context("cannot install the signal handler")?;
     let root = std::fs::canonicalize(&args.root).unwrap_or_else(|_| args.root.clone());
-    println!("{name}: serving {} at http://{addr}/", root.display());
+    eprintln!("{name}: serving {} at http://{addr}/", root.display());
     server.run()
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context as _;
 use socket2::{Domain, Socket, Type};
 
+use crate::access_log::{AccessLog, Entry, LogFormat};
 use crate::connection;
 use crate::handler::Handler;
 
@@ -25,8 +26,10 @@ pub struct Config {
     pub write_timeout: Duration,
     /// How long shutdown waits for responses in flight.
     pub drain_timeout: Duration,
-    /// Print one Common Log Format line per response on stdout.
-    pub access_log: bool,
+    /// The format of the line per response on stdout; `None` prints none.
+    /// Lines go through a bounded queue to a thread of their own: a stdout
+    /// that does not keep up loses lines (counted on stderr), never time.
+    pub access_log: Option<LogFormat>,
 }
 
 impl Default for Config {
@@ -35,7 +38,7 @@ impl Default for Config {
             max_connections: 1024,
             write_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(10),
-            access_log: true,
+            access_log: Some(LogFormat::Common),
         }
     }
 }
@@ -128,6 +131,8 @@ pub(crate) struct Shared {
     open: Mutex<HashMap<u64, Arc<TcpStream>>>,
     drained: Condvar,
     next_id: AtomicU64,
+    /// Where connections log their responses, if they do.
+    pub(crate) log: Option<AccessLog>,
 }
 
 impl Shared {
@@ -158,11 +163,13 @@ impl<H: Handler> Server<H> {
     pub fn bind(addr: SocketAddr, handler: H, config: Config) -> anyhow::Result<Self> {
         let idle = handler.site().limits.idle_timeout;
         let listener = listen(addr, &config, idle).map_err(|e| bind_error(addr, e))?;
+        let log = config.access_log.map(AccessLog::start).transpose();
+        let log = log.context("cannot start the access-log thread")?;
         Ok(Self {
             listener,
             handler: Arc::new(handler),
             config,
-            shared: Arc::default(),
+            shared: Arc::new(Shared { log, ..Shared::default() }),
             workers: Arc::default(),
         })
     }
@@ -185,7 +192,8 @@ impl<H: Handler> Server<H> {
     }
 
     /// Accept and serve until shut down, then wait for open connections to
-    /// finish their responses (up to [`Config::drain_timeout`]).
+    /// finish their responses (up to [`Config::drain_timeout`]) and for
+    /// stdout to take their access-log lines (up to 2 s).
     pub fn run(self) -> anyhow::Result<()> {
         loop {
             let accepted = self.listener.accept();
@@ -199,6 +207,9 @@ impl<H: Handler> Server<H> {
         }
         drop(self.listener);
         drain(&self.shared, self.config.drain_timeout);
+        if let Some(log) = &self.shared.log {
+            log.close();
+        }
         Ok(())
     }
 
@@ -208,7 +219,7 @@ impl<H: Handler> Server<H> {
             let mut open = self.shared.open.lock().unwrap_or_else(PoisonError::into_inner);
             if open.len() >= self.config.max_connections {
                 drop(open);
-                return refuse(stream, peer, self.config.access_log);
+                return refuse(stream, peer, self.shared.log.as_ref());
             }
             // Shared with the open set, so shutdown can wake it.
             let stream = Arc::new(stream);
@@ -218,7 +229,6 @@ impl<H: Handler> Server<H> {
         let registration = Registration { shared: Arc::clone(&self.shared), id };
         let Some(job) = self.workers.offer(Job { stream, peer, registration }) else { return };
         let handler = Arc::clone(&self.handler);
-        let config = self.config.clone();
         let shared = Arc::clone(&self.shared);
         let workers = Arc::clone(&self.workers);
         let spawned = std::thread::Builder::new()
@@ -227,7 +237,7 @@ impl<H: Handler> Server<H> {
             .spawn(move || {
                 let mut next = Some(job);
                 while let Some(Job { stream, peer, registration }) = next {
-                    connection::serve(stream, peer, &*handler, &config, &shared);
+                    connection::serve(stream, peer, &*handler, &shared);
                     // Out of the open set before waiting for more work, so
                     // shutdown does not wait for idle threads.
                     drop(registration);
@@ -316,7 +326,8 @@ fn accept_failed(error: &io::Error) {
 }
 
 /// At the cap: a 503 right away beats leaving the client in the backlog.
-fn refuse(mut stream: TcpStream, peer: SocketAddr, access_log: bool) {
+fn refuse(mut stream: TcpStream, peer: SocketAddr, log: Option<&AccessLog>) {
+    let began = Instant::now();
     let now = SystemTime::now();
     let response = portico_core::closing_response::<()>(503, now);
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
@@ -328,7 +339,14 @@ fn refuse(mut stream: TcpStream, peer: SocketAddr, access_log: bool) {
     }
     let _ = stream.write_all(&bytes);
     let _ = stream.shutdown(Shutdown::Write);
-    if access_log {
-        crate::access_log::log(peer.ip().to_canonical(), now, b"-", 503, 0);
+    if let Some(log) = log {
+        log.log(&Entry {
+            peer: peer.ip().to_canonical(),
+            when: now,
+            input: b"",
+            status: 503,
+            bytes: 0,
+            duration: began.elapsed(),
+        });
     }
 }

@@ -94,8 +94,24 @@ pub struct Server {
     child: Child,
     /// Where it listens.
     pub addr: SocketAddr,
+    /// The start-up line: `NAME: serving ROOT at http://ADDR/`.
+    banner: String,
+    /// Stdout: the access log.
     lines: Arc<Mutex<Vec<String>>>,
     errors: Arc<Mutex<Vec<String>>>,
+    /// The read end of a stdout pipe held open and never read.
+    _unread: Option<std::process::ChildStdout>,
+}
+
+/// What a test does with a server's stdout, where the access log goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stdout {
+    /// Read it line by line, for [`Server::log_lines`].
+    Read,
+    /// Keep the pipe open and never read it: a log consumer that stalls.
+    Unread,
+    /// Close the pipe's read end at once: writes fail with EPIPE.
+    Closed,
 }
 
 impl Server {
@@ -106,13 +122,25 @@ impl Server {
 
     /// Serve `root` on 127.0.0.1, port 0, with extra options.
     pub fn start_with(host: Host, root: &Path, extra: &[&str]) -> Self {
+        Self::start_with_stdout(host, root, extra, Stdout::Read)
+    }
+
+    /// Serve `root` on 127.0.0.1, port 0, with extra options, doing
+    /// `stdout` with the server's stdout.
+    pub fn start_with_stdout(host: Host, root: &Path, extra: &[&str], stdout: Stdout) -> Self {
         let mut args = vec!["--port", "0", "--bind", "127.0.0.1"];
         args.extend_from_slice(extra);
-        Self::spawn(host, root, &args)
+        Self::spawn_with_stdout(host, root, &args, stdout)
     }
 
     /// Start with exactly these options (before the root).
     pub fn spawn(host: Host, root: &Path, args: &[&str]) -> Self {
+        Self::spawn_with_stdout(host, root, args, Stdout::Read)
+    }
+
+    /// Start with exactly these options (before the root), doing `stdout`
+    /// with its stdout. The URL is read from the start-up line on stderr.
+    pub fn spawn_with_stdout(host: Host, root: &Path, args: &[&str], stdout: Stdout) -> Self {
         let mut child = Command::new(host.binary())
             .args(args)
             .arg(root)
@@ -121,41 +149,41 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start the server");
-        let stdout = BufReader::new(child.stdout.take().unwrap());
         let lines = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = Arc::clone(&lines);
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in stdout.lines() {
-                let Ok(line) = line else { break };
-                // Stored before the first line is handed over, so
-                // `banner()` never races the start.
-                sink.lock().unwrap().push(line.clone());
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(line);
-                }
+        let pipe = child.stdout.take().unwrap();
+        let mut unread = None;
+        match stdout {
+            Stdout::Read => {
+                let sink = Arc::clone(&lines);
+                std::thread::spawn(move || read_lines(pipe, &sink, |_| {}));
             }
-        });
+            Stdout::Unread => unread = Some(pipe),
+            Stdout::Closed => drop(pipe),
+        }
         let errors = Arc::new(Mutex::new(Vec::new()));
-        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
         let sink = Arc::clone(&errors);
         std::thread::spawn(move || {
-            for line in stderr.lines() {
-                let Ok(line) = line else { break };
-                sink.lock().unwrap().push(line);
-            }
+            let mut tx = Some(tx);
+            read_lines(stderr, &sink, |line| {
+                if line.contains(" at http://")
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(line.to_owned());
+                }
+            });
         });
-        let Ok(first) = rx.recv_timeout(Duration::from_secs(60)) else {
+        let Ok(banner) = rx.recv_timeout(Duration::from_secs(60)) else {
             let _ = child.kill();
             let _ = child.wait();
             std::thread::sleep(Duration::from_millis(100));
             let err = errors.lock().unwrap().join("\n");
             panic!("{} printed no URL; stderr:\n{err}", host.name());
         };
-        let url = first.split("http://").nth(1).expect("the first line holds the URL");
+        let url = banner.split("http://").nth(1).expect("the start-up line holds the URL");
         let addr = url.trim_end_matches('/').parse().expect("a socket address in the URL");
-        Self { child, addr, lines, errors }
+        Self { child, addr, banner, lines, errors, _unread: unread }
     }
 
     /// What the server printed on stderr so far.
@@ -168,9 +196,9 @@ impl Server {
         format!("http://{}{path}", self.addr)
     }
 
-    /// Stdout lines so far after the first (the access log).
+    /// Stdout lines so far: the access log.
     pub fn log_lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap().iter().skip(1).cloned().collect()
+        self.lines.lock().unwrap().clone()
     }
 
     /// Wait until the access log has at least `n` lines, or 5 s.
@@ -219,9 +247,9 @@ impl Server {
         self.child.id()
     }
 
-    /// The first stdout line: `NAME: serving ROOT at http://ADDR/`.
+    /// The start-up line on stderr: `NAME: serving ROOT at http://ADDR/`.
     pub fn banner(&self) -> String {
-        self.lines.lock().unwrap().first().cloned().unwrap_or_default()
+        self.banner.clone()
     }
 
     /// Send a signal (`TERM`, `INT`, ...) without waiting for anything.
@@ -245,6 +273,27 @@ impl Server {
                 return None;
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Store each line of `from` in `sink` (lossily decoded: a line that is
+/// not UTF-8 must not stop the reading, or the server would stall on a
+/// full pipe), calling `each` on it after it is stored.
+fn read_lines(from: impl std::io::Read, sink: &Mutex<Vec<String>>, mut each: impl FnMut(&str)) {
+    let mut from = BufReader::new(from);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match from.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&line);
+                let text = text.strip_suffix('\n').unwrap_or(&text);
+                let text = text.strip_suffix('\r').unwrap_or(text).to_owned();
+                sink.lock().unwrap().push(text.clone());
+                each(&text);
+            }
         }
     }
 }

@@ -204,21 +204,22 @@ fn banner_names_the_absolute_root_and_url(host: Host) {
     assert!(server.addr.ip().is_loopback() && server.addr.port() != 0);
 }
 
-/// Start the binary in `cwd` with `args` and return its first stdout line.
+/// Start the binary in `cwd` with `args` and return its first stderr line
+/// (the start-up line: stdout is only for the access log).
 fn first_line_in(host: Host, cwd: &Path, args: &[&str]) -> String {
     let mut child = Command::new(host.binary())
         .args(args)
         .current_dir(cwd)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = BufReader::new(stderr).read_line(&mut line);
         let _ = tx.send(line);
     });
     let line = rx.recv_timeout(Duration::from_secs(30));

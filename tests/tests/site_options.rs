@@ -81,6 +81,8 @@ fn bad_site_options_are_one_line_errors(host: Host) {
         (vec!["--index", "../x"], "plain file name"),
         (vec!["--index", "a/b"], "plain file name"),
         (vec!["--cache-control", "a\nb"], "control characters"),
+        (vec!["--fallback", "../index.html"], "fallback"),
+        (vec!["--spa", "--fallback", "a.html"], "cannot be used with"),
     ] {
         let mut all = args.clone();
         all.extend(["-p", "0", root.as_str()]);
@@ -93,7 +95,63 @@ fn bad_site_options_are_one_line_errors(host: Host) {
     }
 }
 
+/// `--cors`: every answer readable cross-origin, and a preflight (an
+/// OPTIONS with `Origin` and `Access-Control-Request-Method`) answered.
+fn cors_allows_cross_origin_reads(host: Host) {
+    let root = temp_root(&[("data.json", b"{}")]);
+    let server = Server::start_with(host, root.path(), &["--cors"]);
+    let ask = |request: &str| send(&server, request.as_bytes()).next(false).expect("an answer");
+    let file = ask("GET /data.json HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example\r\n\r\n");
+    assert_eq!(file.status, 200);
+    assert_eq!(file.header("access-control-allow-origin"), Some("*"));
+    assert!(file.header("access-control-expose-headers").unwrap().contains("ETag"));
+    let miss = ask("GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!((miss.status, miss.header("access-control-allow-origin")), (404, Some("*")));
+    let preflight =
+        ask("OPTIONS /data.json HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example\r\n\
+         Access-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: range\r\n\r\n");
+    assert_eq!(preflight.status, 204);
+    assert_eq!(preflight.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(preflight.header("access-control-allow-methods"), Some("GET, HEAD, OPTIONS"));
+    assert_eq!(preflight.header("access-control-allow-headers"), Some("range"));
+    assert!(preflight.header("access-control-max-age").is_some());
+    // Without --cors: no CORS fields at all, so browsers keep the data
+    // to its own origin.
+    let closed = Server::start(host, root.path());
+    let file = send(&closed, &get("/data.json")).next(false).unwrap();
+    assert_eq!(file.header("access-control-allow-origin"), None);
+}
+
+/// `--spa` / `--fallback`: a page a browser navigates to that is not
+/// there gets the app's entry page with 200; a missing asset still 404.
+fn spa_fallback_serves_the_entry_page_for_navigations(host: Host) {
+    let root = temp_root(&[
+        ("index.html", b"<div id=app></div>"),
+        ("shell.html", b"<main>shell</main>"),
+        ("app.js", b"start()"),
+    ]);
+    let navigate = "Accept: text/html,application/xhtml+xml,*/*;q=0.8\r\n";
+    let request = |path: &str, accept: &str| {
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\n{accept}\r\n").into_bytes()
+    };
+    for (args, page) in [
+        (&["--spa"][..], &b"<div id=app></div>"[..]),
+        (&["--fallback", "/shell.html"], b"<main>shell</main>"),
+    ] {
+        let server = Server::start_with(host, root.path(), args);
+        let route = send(&server, &request("/users/42/edit", navigate)).next(false).unwrap();
+        assert_eq!((route.status, route.body.as_slice()), (200, page), "{args:?}");
+        assert!(route.header("vary").unwrap().contains("Accept"), "{args:?}");
+        let asset = send(&server, &request("/missing.js", "Accept: */*\r\n")).next(false).unwrap();
+        assert_eq!(asset.status, 404, "{args:?}");
+        let real = send(&server, &request("/app.js", navigate)).next(false).unwrap();
+        assert_eq!((real.status, real.body.as_slice()), (200, &b"start()"[..]), "{args:?}");
+    }
+}
+
 portico_tests::for_each_host!(
+    cors_allows_cross_origin_reads,
+    spa_fallback_serves_the_entry_page_for_navigations,
     options_shape_every_response,
     hidden_serves_dotfiles,
     bad_site_options_are_one_line_errors,

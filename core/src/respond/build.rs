@@ -3,9 +3,9 @@
 //! earlier stage could decide.
 
 use super::{Exchange, Plan, Served, conditional, listing, policy};
-use crate::Site;
 use crate::lookup::FileInfo;
 use crate::response::{Body, FieldValue, Headers, Part, Response, ResponseHead, reason_phrase};
+use crate::{SafePath, Site};
 
 /// Write the plan as a response.
 pub(crate) fn response<H>(plan: Plan<H>, exchange: &Exchange, site: &Site) -> Response<H> {
@@ -24,19 +24,30 @@ pub(crate) fn response<H>(plan: Plan<H>, exchange: &Exchange, site: &Site) -> Re
             headers.add("Content-Security-Policy", listing::POLICY);
             let body =
                 if exchange.head_only { Body::Empty } else { Body::Bytes(html.into_bytes()) };
-            finish(200, headers, body, exchange, site)
+            finish(200, headers, body, exchange, site, None)
         }
         Plan::Options => {
             // 204: no Content-Length (RFC 9110 §8.6), no body.
             let mut headers = start(exchange);
             headers.add("Allow", policy::ALLOW);
-            finish(204, headers, Body::Empty, exchange, site)
+            finish(204, headers, Body::Empty, exchange, site, None)
+        }
+        Plan::Preflight { headers: requested } => {
+            let mut headers = start(exchange);
+            headers.add("Allow", policy::ALLOW);
+            headers.add("Access-Control-Allow-Methods", policy::ALLOW);
+            if let Some(requested) = requested {
+                headers.add("Access-Control-Allow-Headers", requested);
+                headers.add("Vary", "Access-Control-Request-Headers");
+            }
+            headers.add("Access-Control-Max-Age", 86_400u64);
+            finish(204, headers, Body::Empty, exchange, site, None)
         }
         Plan::Redirect { location } => {
             let mut headers = start(exchange);
             headers.add("Location", location);
             headers.add("Content-Length", 0u64);
-            finish(301, headers, Body::Empty, exchange, site)
+            finish(301, headers, Body::Empty, exchange, site, None)
         }
         // The listing stage answers directories; one that reaches here has
         // nothing to show.
@@ -60,10 +71,20 @@ fn validators<H>(headers: &mut Headers, served: &Served<H>, exchange: &Exchange,
     if let Some(tag) = conditional::etag(&served.file, served.coding) {
         headers.add("ETag", tag);
     }
-    if served.negotiated {
-        headers.add("Vary", "Accept-Encoding");
+    match (served.negotiated, served.fallback) {
+        (true, true) => headers.add("Vary", "Accept, Accept-Encoding"),
+        (true, false) => headers.add("Vary", "Accept-Encoding"),
+        (false, true) => headers.add("Vary", "Accept"),
+        (false, false) => {}
     }
-    if let Some(cache_control) = &site.cache_control {
+    // The last rule for this path that sets one, else the site's.
+    let rule = site
+        .rules
+        .iter()
+        .rev()
+        .filter(|rule| rule.matches(&served.path))
+        .find_map(|rule| rule.cache_control.as_ref());
+    if let Some(cache_control) = rule.or(site.cache_control.as_ref()) {
         headers.add("Cache-Control", cache_control.clone());
     }
 }
@@ -77,7 +98,7 @@ fn file<H>(served: Served<H>, exchange: &Exchange, site: &Site) -> Response<H> {
         headers.add("Content-Type", media_type);
         headers.add("Content-Length", served.file.len);
         let body = whole(served.file, exchange);
-        return finish(served.status, headers, body, exchange, site);
+        return finish(served.status, headers, body, exchange, site, None);
     }
     enum Shape {
         Whole,
@@ -122,7 +143,7 @@ fn file<H>(served: Served<H>, exchange: &Exchange, site: &Site) -> Response<H> {
         Shape::One(offset, len) => Body::File { handle, offset, len },
         Shape::Many(parts) => Body::Parts { handle, parts },
     };
-    finish(status, headers, body, exchange, site)
+    finish(status, headers, body, exchange, site, Some(&served.path))
 }
 
 /// The whole file, or nothing for HEAD and empty files.
@@ -137,7 +158,7 @@ fn whole<H>(file: FileInfo<H>, exchange: &Exchange) -> Body<H> {
 fn not_modified<H>(served: &Served<H>, exchange: &Exchange, site: &Site) -> Response<H> {
     let mut headers = start(exchange);
     validators(&mut headers, served, exchange, site);
-    finish(304, headers, Body::Empty, exchange, site)
+    finish(304, headers, Body::Empty, exchange, site, Some(&served.path))
 }
 
 /// `bytes first-last/len`.
@@ -221,7 +242,7 @@ fn page<H>(
         headers.add(name, value);
     }
     let body = if exchange.head_only { Body::Empty } else { Body::Bytes(html.into_bytes()) };
-    finish(status, headers, body, exchange, site)
+    finish(status, headers, body, exchange, site, None)
 }
 
 fn start(exchange: &Exchange) -> Headers {
@@ -231,18 +252,38 @@ fn start(exchange: &Exchange) -> Headers {
     headers
 }
 
+/// The fields every response ends with: `nosniff`, CORS, the site's
+/// extra fields, those of the rules for `file` (a file response), and
+/// `Connection`.
 fn finish<H>(
     status: u16,
     mut headers: Headers,
     body: Body<H>,
     exchange: &Exchange,
     site: &Site,
+    file: Option<&SafePath>,
 ) -> Response<H> {
     headers.add("X-Content-Type-Options", "nosniff");
+    if site.cors {
+        headers.add("Access-Control-Allow-Origin", "*");
+        // Beyond the CORS-safelisted ones, what a script reading a file
+        // needs: validators, ranges, the coding.
+        headers.add(
+            "Access-Control-Expose-Headers",
+            "ETag, Content-Range, Accept-Ranges, Content-Encoding, Date",
+        );
+    }
     for (name, value) in site.extra_headers.iter() {
         // Checked when the site was built; a field the core sent too
         // (`Server`, say) takes the site's value.
         let _ = headers.try_set(name.to_owned(), value.clone());
+    }
+    if let Some(path) = file {
+        for rule in site.rules.iter().filter(|rule| rule.matches(path)) {
+            for (name, value) in rule.headers.iter() {
+                let _ = headers.try_set(name.to_owned(), value.clone());
+            }
+        }
     }
     if !exchange.keep_alive {
         headers.add("Connection", "close");
@@ -446,6 +487,76 @@ mod tests {
         assert_eq!(response.headers().get("allow").unwrap().to_text(), "GET, HEAD, OPTIONS");
         assert!(response.headers().get("content-length").is_none());
         assert_eq!(response.body(), &Body::Empty);
+    }
+
+    #[test]
+    fn cors_fields_go_on_every_response_and_preflights_get_their_own() {
+        let cors = Site::default().with_cors(true);
+        for plan in [Plan::File(served(200)), Plan::page(404, "x"), Plan::Options] {
+            let response = response(plan, &exchange(), &cors);
+            let field = |name| response.headers().get(name).map(|v| v.to_text().into_owned());
+            assert_eq!(field("access-control-allow-origin").as_deref(), Some("*"));
+            assert!(field("access-control-expose-headers").unwrap().contains("ETag"));
+        }
+        let plain = response_with(Plan::File(served(200)));
+        assert!(plain.headers().get("access-control-allow-origin").is_none());
+        let preflight =
+            response::<()>(Plan::Preflight { headers: Some("range".into()) }, &exchange(), &cors);
+        assert_eq!(preflight.status(), 204);
+        let field = |name| preflight.headers().get(name).map(|v| v.to_text().into_owned());
+        assert_eq!(field("access-control-allow-methods").as_deref(), Some("GET, HEAD, OPTIONS"));
+        assert_eq!(field("access-control-allow-headers").as_deref(), Some("range"));
+        assert_eq!(field("access-control-max-age").as_deref(), Some("86400"));
+        assert_eq!(field("vary").as_deref(), Some("Access-Control-Request-Headers"));
+        assert_eq!(preflight.body(), &Body::Empty);
+    }
+
+    #[test]
+    fn rules_set_cache_control_and_fields_for_the_files_they_match() {
+        use crate::PathRule;
+        let site = Site::default()
+            .with_cache_control(Some("no-cache".into()))
+            .unwrap()
+            .with_rule(
+                PathRule::new("/**/*.css")
+                    .and_then(|r| r.with_cache_control(Some("max-age=60".into())))
+                    .and_then(|r| r.with_header("X-Rule", "one"))
+                    .unwrap(),
+            )
+            .with_rule(
+                PathRule::new("/a.css")
+                    .and_then(|r| r.with_cache_control(Some("immutable".into())))
+                    .unwrap(),
+            );
+        let at = |name: &str| {
+            let file = FileInfo::new(7u8, 5).modified(Some(SystemTime::UNIX_EPOCH));
+            let plan = Plan::File(Served::new(200, SafePath::root().join(name).unwrap(), file));
+            let response = response(plan, &exchange(), &site);
+            let field = |n| response.headers().get(n).map(|v| v.to_text().into_owned());
+            (field("cache-control"), field("x-rule"))
+        };
+        assert_eq!(
+            at("a.css"),
+            (Some("immutable".into()), Some("one".into())),
+            "the last rule wins"
+        );
+        assert_eq!(at("b.css"), (Some("max-age=60".into()), Some("one".into())));
+        assert_eq!(at("b.js"), (Some("no-cache".into()), None), "no rule: the site's");
+        let page = response::<()>(Plan::page(404, "x"), &exchange(), &site);
+        assert!(page.headers().get("x-rule").is_none(), "rules are for files");
+    }
+
+    #[test]
+    fn a_fallback_page_varies_by_accept() {
+        let mut fallback = served(200);
+        fallback.fallback = true;
+        let response = response_with(Plan::File(fallback));
+        assert_eq!(response.headers().get("vary").unwrap().to_text(), "Accept");
+        let mut both = served(200);
+        both.fallback = true;
+        both.negotiated = true;
+        let response = response_with(Plan::File(both));
+        assert_eq!(response.headers().get("vary").unwrap().to_text(), "Accept, Accept-Encoding");
     }
 
     #[test]

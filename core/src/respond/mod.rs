@@ -43,11 +43,22 @@ pub(crate) struct Served<H> {
     pub(crate) negotiated: bool,
     /// `(offset, len)` ranges to send with 206; empty for the whole file.
     pub(crate) ranges: Vec<(u64, u64)>,
+    /// The site's fallback page, sent for a miss that accepts HTML: the
+    /// answer depends on `Accept` too.
+    pub(crate) fallback: bool,
 }
 
 impl<H> Served<H> {
     pub(crate) fn new(status: u16, path: SafePath, file: FileInfo<H>) -> Self {
-        Self { status, path, file, coding: None, negotiated: false, ranges: Vec::new() }
+        Self {
+            status,
+            path,
+            file,
+            coding: None,
+            negotiated: false,
+            ranges: Vec::new(),
+            fallback: false,
+        }
     }
 }
 
@@ -77,6 +88,13 @@ pub(crate) enum Plan<H> {
     },
     /// 204 to `OPTIONS`: what the server allows.
     Options,
+    /// 204 to a CORS preflight (an `OPTIONS` with `Origin` and
+    /// `Access-Control-Request-Method`) on a site with CORS on.
+    Preflight {
+        /// The `Access-Control-Request-Headers` to allow, if the client
+        /// sent a valid list.
+        headers: Option<String>,
+    },
     /// Nothing to serve here: the site's 404 page or a generated one.
     NotFound,
     /// 301 to this absolute path (and query).
@@ -142,11 +160,12 @@ pub fn respond<L: FileLookup>(
     now: SystemTime,
 ) -> Response<L::Handle> {
     let exchange = Exchange::new(request, now);
-    let plan = match policy::method(request) {
+    let plan = match policy::method(request, site) {
         Ok(()) => resolve::resolve(request.target_form(), site, files),
         Err(refusal) => refusal,
     };
     let plan = listing::directory(plan, site, files);
+    let plan = resolve::fallback(plan, request, site, files);
     let plan = resolve::not_found_page(plan, site, files);
     let plan = negotiate::encoding(plan, request, files);
     let plan = conditional::evaluate(plan, request, now);

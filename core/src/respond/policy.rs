@@ -13,9 +13,15 @@ pub(crate) const ALLOW: &str = "GET, HEAD, OPTIONS";
 /// does not allow is 405 with the same `Allow` (§15.5.6); a token it does
 /// not recognise (`FOOBAR`, `get`: methods are case-sensitive) is 501
 /// (§15.6.2), whatever the target.
-pub(crate) fn method<H>(request: &Request<'_>) -> Result<(), Plan<H>> {
+pub(crate) fn method<H>(request: &Request<'_>, site: &Site) -> Result<(), Plan<H>> {
     match request.method() {
         Method::Get | Method::Head => Ok(()),
+        Method::Options if site.cors && request.header("origin").is_some() => {
+            match request.header("access-control-request-method") {
+                Some(_) => Err(preflight(request)),
+                None => Err(options(request)),
+            }
+        }
         Method::Options => Err(options(request)),
         method if method.is_known() => Err(Plan::Page {
             status: 405,
@@ -40,6 +46,25 @@ fn options<H>(request: &Request<'_>) -> Plan<H> {
     }
 }
 
+/// A CORS preflight (Fetch standard, "CORS-preflight request"): the
+/// methods are always GET, HEAD and OPTIONS; the request headers the
+/// client asks for are allowed as asked (a static file reads none of
+/// them), if they are a list of field names.
+fn preflight<H>(request: &Request<'_>) -> Plan<H> {
+    let mut names: Vec<&str> = Vec::new();
+    let mut valid = true;
+    for name in request.header_list("access-control-request-headers") {
+        match std::str::from_utf8(name) {
+            Ok(name) if name.bytes().all(crate::parse::is_tchar) && names.len() < 64 => {
+                names.push(name);
+            }
+            _ => valid = false,
+        }
+    }
+    let headers = (valid && !names.is_empty()).then(|| names.join(", "));
+    Plan::Preflight { headers }
+}
+
 /// Whether `path` may be served at all. A name starting with `.` (`.git`,
 /// `.env`) is a miss unless the site serves hidden files; `.well-known`
 /// (RFC 8615) always may be. Asked before the lookup, so a hidden file is
@@ -58,7 +83,7 @@ mod tests {
         let Ok(Parsed::Complete(request)) = parse_request(raw, &Limits::default()) else {
             panic!("a request")
         };
-        method::<()>(&request).map_err(|plan| match plan {
+        method::<()>(&request, &Site::default()).map_err(|plan| match plan {
             Plan::Page { status: 405, field, .. } => {
                 assert_eq!(field, Some(("Allow", "GET, HEAD, OPTIONS")));
                 405
@@ -95,6 +120,32 @@ mod tests {
         ] {
             assert_eq!(with_method(raw), Err(501), "{}", String::from_utf8_lossy(raw));
         }
+    }
+
+    #[test]
+    fn a_cors_preflight_is_answered_only_with_cors_on() {
+        let raw = b"OPTIONS /a HTTP/1.1\r\nHost: h\r\nOrigin: https://x.example\r\n\
+                    Access-Control-Request-Method: GET\r\n\
+                    Access-Control-Request-Headers: range, if-none-match\r\n\r\n";
+        let Ok(Parsed::Complete(request)) = parse_request(raw, &Limits::default()) else {
+            panic!("a request")
+        };
+        let cors = Site::default().with_cors(true);
+        let plan = method::<()>(&request, &cors).unwrap_err();
+        assert!(
+            matches!(&plan, Plan::Preflight { headers: Some(h) } if h == "range, if-none-match"),
+            "{plan:?}"
+        );
+        let plan = method::<()>(&request, &Site::default()).unwrap_err();
+        assert!(matches!(plan, Plan::Options), "{plan:?}");
+        let bad = b"OPTIONS /a HTTP/1.1\r\nHost: h\r\nOrigin: o\r\n\
+                    Access-Control-Request-Method: GET\r\n\
+                    Access-Control-Request-Headers: a b\r\n\r\n";
+        let Ok(Parsed::Complete(request)) = parse_request(bad, &Limits::default()) else {
+            panic!("a request")
+        };
+        let plan = method::<()>(&request, &cors).unwrap_err();
+        assert!(matches!(plan, Plan::Preflight { headers: None }), "{plan:?}");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 
 use super::{Plan, Served, policy};
 use crate::lookup::{FileLookup, Lookup};
-use crate::{SafePath, Site, Target};
+use crate::request::Method;
+use crate::{Request, SafePath, Site, Target};
 
 /// Sanitise the target's path and look it up: a file is served, a
 /// directory named without its slash is redirected to it (so relative
@@ -57,6 +58,46 @@ fn index<L: FileLookup>(path: SafePath, site: &Site, files: &L) -> Plan<L::Handl
         }
     }
     Plan::Directory { path }
+}
+
+/// A miss of a GET or HEAD that accepts `text/html` becomes the site's
+/// fallback page with status 200, when the site has one and it is there:
+/// a single-page application's entry page for every route it handles on
+/// the client. Anything else passes through.
+pub(crate) fn fallback<L: FileLookup>(
+    plan: Plan<L::Handle>,
+    request: &Request<'_>,
+    site: &Site,
+    files: &L,
+) -> Plan<L::Handle> {
+    let (Plan::NotFound, Some(page)) = (&plan, &site.fallback) else { return plan };
+    if !matches!(request.method(), Method::Get | Method::Head) || !accepts_html(request) {
+        return plan;
+    }
+    match files.lookup(page) {
+        Lookup::File(file) => {
+            let mut served = Served::new(200, page.clone(), file);
+            served.fallback = true;
+            Plan::File(served)
+        }
+        _ => plan,
+    }
+}
+
+/// Whether `Accept` names `text/html` with a weight above 0: what a
+/// browser sends when it navigates, and not for scripts, styles, images
+/// or `fetch()` (`*/*`).
+fn accepts_html(request: &Request<'_>) -> bool {
+    request.header_list("accept").any(|range| {
+        let mut params = range.split(|&b| b == b';');
+        let media = params.next().unwrap_or_default().trim_ascii();
+        let refused = params.any(|p| {
+            let p = p.trim_ascii();
+            (p.starts_with(b"q=") || p.starts_with(b"Q="))
+                && p[2..].iter().all(|&b| b == b'0' || b == b'.')
+        });
+        media.eq_ignore_ascii_case(b"text/html") && !refused
+    })
 }
 
 /// A miss becomes the site's 404 page, served with status 404, or a
@@ -150,6 +191,41 @@ mod tests {
         assert_eq!(shown, "not found");
         assert!(asked.is_empty(), "{asked:?}");
         assert_eq!(plan("/.env", &Site::default().with_hidden(true)).0, "file 200 .env");
+    }
+
+    #[test]
+    fn misses_that_accept_html_get_the_fallback_page() {
+        use crate::{Limits, Parsed, parse_request};
+        let files = files();
+        let site = Site::default().with_fallback(Some("index.html")).unwrap();
+        let served = |raw: &str, site: &Site| {
+            let Ok(Parsed::Complete(request)) = parse_request(raw.as_bytes(), &Limits::default())
+            else {
+                panic!("a request")
+            };
+            match fallback(Plan::NotFound, &request, site, &files) {
+                Plan::File(served) => {
+                    assert!(served.fallback);
+                    format!("{} {}", served.status, served.path.as_str())
+                }
+                Plan::NotFound => "miss".to_owned(),
+                other => format!("{other:?}"),
+            }
+        };
+        let browser = "Accept: text/html,application/xhtml+xml,*/*;q=0.8\r\n";
+        let get = |accept: &str| format!("GET /app/route HTTP/1.1\r\nHost: h\r\n{accept}\r\n");
+        assert_eq!(served(&get(browser), &site), "200 index.html");
+        assert_eq!(served(&get("Accept: TEXT/HTML;q=0.5\r\n"), &site), "200 index.html");
+        for asset in
+            ["Accept: */*\r\n", "Accept: image/webp,*/*\r\n", "", "Accept: text/html;q=0\r\n"]
+        {
+            assert_eq!(served(&get(asset), &site), "miss", "{asset}");
+        }
+        assert_eq!(served(&get(browser), &Site::default()), "miss", "no fallback set");
+        let missing = Site::default().with_fallback(Some("app.html")).unwrap();
+        assert_eq!(served(&get(browser), &missing), "miss", "the page is not there");
+        let head = format!("HEAD /x HTTP/1.1\r\nHost: h\r\n{browser}\r\n");
+        assert_eq!(served(&head, &site), "200 index.html");
     }
 
     #[test]

@@ -31,13 +31,13 @@ use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use portico_core::{
-    Body, FieldValue, FileId, Headers, Limits, Lookup, Moment, Part, Response, ResponseHead,
-    STATE_LEN, SafePath, Site,
+    Body, FieldValue, FileId, Headers, Limits, Lookup, Moment, Part, PathRule, Response,
+    ResponseHead, STATE_LEN, SafePath, Site,
 };
 
 /// The version of this ABI: what `portico_abi_version` returns. A host
 /// refuses a module of another version.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// The most header fields a response may carry.
 pub const MAX_FIELDS: usize = 256;
@@ -267,6 +267,26 @@ pub fn encode_site(site: &Site) -> Vec<u8> {
         None => w.u8(0),
     }
     w.headers(&site.extra_headers);
+    w.u8(u8::from(site.cors));
+    match &site.fallback {
+        Some(path) => {
+            w.u8(1);
+            w.text16(path.as_str());
+        }
+        None => w.u8(0),
+    }
+    w.u16(len16(site.rules.len()));
+    for rule in &site.rules {
+        w.text16(&rule.pattern);
+        match &rule.cache_control {
+            Some(value) => {
+                w.u8(1);
+                w.text32(value);
+            }
+            None => w.u8(0),
+        }
+        w.headers(&rule.headers);
+    }
     let limits = &site.limits;
     w.u64(limits.max_head as u64);
     w.u64(limits.max_target as u64);
@@ -306,6 +326,28 @@ pub fn decode_site(bytes: &[u8]) -> Result<Site, AbiError> {
         .with_hidden(hidden);
     site.listings = listings;
     site.extra_headers = r.headers()?;
+    let mut site = site.with_cors(r.bool("cors")?);
+    let fallback = match r.u8()? {
+        0 => None,
+        1 => Some(r.text16("fallback page")?),
+        _ => return Err(AbiError::BadTag("fallback flag")),
+    };
+    site = site.with_fallback(fallback).map_err(|_| AbiError::BadPath)?;
+    let rules = r.count16(MAX_SITE_ITEMS, "rules")?;
+    for _ in 0..rules {
+        let pattern = r.text16("rule pattern")?;
+        let cache_control = match r.u8()? {
+            0 => None,
+            1 => Some(r.text32("rule cache-control", MAX_HEAD_BYTES)?.to_owned()),
+            _ => return Err(AbiError::BadTag("rule cache-control flag")),
+        };
+        let mut rule = PathRule::new(pattern)
+            .map_err(|_| AbiError::BadSite)?
+            .with_cache_control(cache_control)
+            .map_err(|_| AbiError::BadHeader)?;
+        rule.headers = r.headers()?;
+        site = site.with_rule(rule);
+    }
     let size =
         |r: &mut Reader<'_>| usize::try_from(r.u64()?).map_err(|_| AbiError::TooLarge("limit"));
     let limits = Limits::default()

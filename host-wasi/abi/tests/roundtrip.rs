@@ -11,7 +11,8 @@ use portico_abi::{
     decode_site, encode_call, encode_result, encode_site,
 };
 use portico_core::{
-    Body, FileId, Headers, Limits, Moment, Part, Response, ResponseHead, STATE_LEN, SafePath, Site,
+    Body, FileId, Headers, Limits, Moment, Part, PathRule, Response, ResponseHead, STATE_LEN,
+    SafePath, Site,
 };
 use proptest::prelude::*;
 
@@ -127,38 +128,59 @@ fn call() -> impl Strategy<Value = Call> {
     )
 }
 
+fn rule() -> impl Strategy<Value = PathRule> {
+    ("/[a-z*?/]{0,12}", prop::option::of(value()), headers()).prop_map(
+        |(pattern, cache, fields)| {
+            let mut rule = PathRule::new(pattern).unwrap().with_cache_control(cache).unwrap();
+            rule.headers = fields;
+            rule
+        },
+    )
+}
+
 fn site() -> impl Strategy<Value = Site> {
     (
         prop::collection::vec(segment(), 0..4),
         prop::option::of(path().prop_filter("a file", |p| !p.is_root())),
-        any::<(bool, bool)>(),
+        any::<(bool, bool, bool)>(),
         prop::option::of(value()),
         headers(),
         any::<(u32, u32, u16, u64, u64, u64)>(),
+        prop::option::of(path().prop_filter("a file", |p| !p.is_root())),
+        prop::collection::vec(rule(), 0..3),
     )
-        .prop_map(|(index, page, (listings, hidden), cache, extra, limits)| {
-            let (head, target, fields, body, idle, head_timeout) = limits;
-            let mut site = Site::default()
-                .with_index_names(index)
-                .unwrap()
-                .with_not_found_page(page.as_ref().map(SafePath::as_str))
-                .unwrap()
-                .with_cache_control(cache)
-                .unwrap()
-                .with_hidden(hidden)
-                .with_limits(
-                    Limits::default()
-                        .with_max_head(head as usize)
-                        .with_max_target(target as usize)
-                        .with_max_headers(usize::from(fields))
-                        .with_max_body(body)
-                        .with_idle_timeout(Duration::from_nanos(idle))
-                        .with_head_timeout(Duration::from_nanos(head_timeout)),
-                );
-            site.listings = listings;
-            site.extra_headers = extra;
-            site
-        })
+        .prop_map(
+            |(index, page, (listings, hidden, cors), cache, extra, limits, fallback, rules)| {
+                let (head, target, fields, body, idle, head_timeout) = limits;
+                let mut site = Site::default()
+                    .with_index_names(index)
+                    .unwrap()
+                    .with_not_found_page(page.as_ref().map(SafePath::as_str))
+                    .unwrap()
+                    .with_cache_control(cache)
+                    .unwrap()
+                    .with_hidden(hidden)
+                    .with_limits(
+                        Limits::default()
+                            .with_max_head(head as usize)
+                            .with_max_target(target as usize)
+                            .with_max_headers(usize::from(fields))
+                            .with_max_body(body)
+                            .with_idle_timeout(Duration::from_nanos(idle))
+                            .with_head_timeout(Duration::from_nanos(head_timeout)),
+                    );
+                site.listings = listings;
+                site.extra_headers = extra;
+                let mut site = site
+                    .with_cors(cors)
+                    .with_fallback(fallback.as_ref().map(SafePath::as_str))
+                    .unwrap();
+                for rule in rules {
+                    site = site.with_rule(rule);
+                }
+                site
+            },
+        )
 }
 
 /// A decoder's answer to arbitrary bytes: an error, or a value that

@@ -11,7 +11,7 @@
 //! time and identity seen) for the host to stream, so they never pass
 //! through guest memory.
 //!
-//! The exports speak ABI version 2 (`docs/ABI.md`); every value crossing
+//! The exports speak ABI version 3 (`docs/ABI.md`); every value crossing
 //! them is encoded and decoded by `portico-abi`, the crate the host uses
 //! too.
 
