@@ -88,12 +88,7 @@ impl PathRule {
 
     /// With this `Cache-Control` value.
     pub fn with_cache_control(mut self, value: Option<String>) -> Result<Self, SiteError> {
-        if let Some(value) = &value {
-            Headers::new()
-                .try_push("Cache-Control", value.clone())
-                .map_err(|error| SiteError::Header(value.clone(), error))?;
-        }
-        self.cache_control = value;
+        self.cache_control = checked_cache_control(value)?;
         Ok(self)
     }
 
@@ -103,10 +98,7 @@ impl PathRule {
         name: impl Into<Cow<'static, str>>,
         value: impl Into<FieldValue>,
     ) -> Result<Self, SiteError> {
-        let name = name.into();
-        check_reserved(&name)?;
-        let shown = name.to_string();
-        self.headers.try_set(name, value).map_err(|error| SiteError::Header(shown, error))?;
+        set_checked(&mut self.headers, name.into(), value.into())?;
         Ok(self)
     }
 
@@ -248,11 +240,27 @@ const RESERVED: [&str; 9] = [
     "Accept-Ranges",
 ];
 
-fn check_reserved(name: &str) -> Result<(), SiteError> {
-    if RESERVED.iter().any(|reserved| reserved.eq_ignore_ascii_case(name)) {
-        return Err(SiteError::ReservedHeader(name.to_owned()));
+/// A field from configuration: not one only the core sets, and valid.
+fn set_checked(
+    headers: &mut Headers,
+    name: Cow<'static, str>,
+    value: FieldValue,
+) -> Result<(), SiteError> {
+    if RESERVED.iter().any(|reserved| reserved.eq_ignore_ascii_case(&name)) {
+        return Err(SiteError::ReservedHeader(name.into_owned()));
     }
-    Ok(())
+    let shown = name.to_string();
+    headers.try_set(name, value).map_err(|error| SiteError::Header(shown, error))
+}
+
+/// A `Cache-Control` value that cannot split the head.
+fn checked_cache_control(value: Option<String>) -> Result<Option<String>, SiteError> {
+    if let Some(value) = &value {
+        Headers::new()
+            .try_push("Cache-Control", value.clone())
+            .map_err(|error| SiteError::Header(value.clone(), error))?;
+    }
+    Ok(value)
 }
 
 impl Site {
@@ -282,12 +290,7 @@ impl Site {
 
     /// Send this `Cache-Control` value with files (`None`: none).
     pub fn with_cache_control(mut self, value: Option<String>) -> Result<Self, SiteError> {
-        if let Some(value) = &value {
-            Headers::new()
-                .try_push("Cache-Control", value.clone())
-                .map_err(|error| SiteError::Header(value.clone(), error))?;
-        }
-        self.cache_control = value;
+        self.cache_control = checked_cache_control(value)?;
         Ok(self)
     }
 
@@ -300,10 +303,7 @@ impl Site {
         name: impl Into<Cow<'static, str>>,
         value: impl Into<FieldValue>,
     ) -> Result<Self, SiteError> {
-        let name = name.into();
-        check_reserved(&name)?;
-        let shown = name.to_string();
-        self.extra_headers.try_set(name, value).map_err(|error| SiteError::Header(shown, error))?;
+        set_checked(&mut self.extra_headers, name.into(), value.into())?;
         Ok(self)
     }
 
