@@ -6,80 +6,109 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use portico_core::{Limits, Site};
+// Flags from the environment read as people write them: `1`, `yes`,
+// `on`, `true` (and `0`, `no`, `off`, `false`).
+use clap::builder::BoolishValueParser;
+use portico_core::{Limits, PathRule, Site};
 
 use crate::access_log::LogFormat;
+use crate::config::{self, RuleConfig};
 use crate::server::Config;
 
 /// The options of `portico` (and, flattened into its own, `portico-wasi`).
 #[derive(clap::Args, Clone, Debug)]
 pub struct ServeArgs {
     /// The directory to serve.
-    #[arg(default_value = "static")]
+    #[arg(default_value = "static", env = "PORTICO_ROOT")]
     pub root: PathBuf,
 
     /// The port to listen on; 0 picks a free one.
-    #[arg(short, long, default_value_t = 8080)]
+    #[arg(short, long, default_value_t = 8080, env = "PORTICO_PORT", help_heading = LISTEN)]
     pub port: u16,
 
     /// The address to listen on, IPv4 or IPv6 (e.g. 0.0.0.0, ::1).
-    #[arg(short, long, default_value = "127.0.0.1", value_parser = parse_ip)]
+    #[arg(short, long, default_value = "127.0.0.1", value_parser = parse_ip, env = "PORTICO_BIND", help_heading = LISTEN)]
     pub bind: IpAddr,
 
     /// Connections served at once; more are answered 503.
-    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..), env = "PORTICO_MAX_CONNECTIONS", help_heading = LISTEN)]
     pub max_connections: u32,
 
     /// Seconds an idle keep-alive connection stays open.
-    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..), env = "PORTICO_IDLE_TIMEOUT", help_heading = LISTEN)]
     pub idle_timeout: u64,
 
     /// Seconds a client may take to send a whole request head once it has
     /// started one; then 408.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..), env = "PORTICO_HEAD_TIMEOUT", help_heading = LISTEN)]
     pub head_timeout: u64,
 
     /// Do not print an access-log line per request.
-    #[arg(short, long)]
+    #[arg(short, long, env = "PORTICO_QUIET", value_parser = BoolishValueParser::new(), help_heading = LOGS)]
     pub quiet: bool,
 
     /// Access-log lines on stdout: Common Log Format, plus Referer and User-Agent, or JSON
-    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Common)]
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Common, env = "PORTICO_LOG_FORMAT", help_heading = LOGS)]
     pub log_format: LogFormat,
 
     /// A file to serve for a directory (repeatable, first found wins) [default: index.html]
-    #[arg(long = "index", value_name = "NAME", value_parser = parse_index)]
+    #[arg(long = "index", value_name = "NAME", value_parser = parse_index, env = "PORTICO_INDEX", value_delimiter = ',', help_heading = SITE)]
     pub index: Vec<String>,
 
     /// Add 'Name: value' to every response (repeatable; replaces portico's own)
-    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header, env = "PORTICO_HEADER", value_delimiter = '\n', help_heading = SITE)]
     pub header: Vec<(String, String)>,
 
     /// Cache-Control for files, e.g. 'max-age=3600'
-    #[arg(long, value_name = "VALUE", value_parser = parse_cache_control)]
+    #[arg(long, value_name = "VALUE", value_parser = parse_cache_control, env = "PORTICO_CACHE_CONTROL", help_heading = SITE)]
     pub cache_control: Option<String>,
 
     /// Serve and list names starting with '.' (.well-known always is served)
-    #[arg(long)]
+    #[arg(long, env = "PORTICO_HIDDEN", value_parser = BoolishValueParser::new(), help_heading = SITE)]
     pub hidden: bool,
 
     /// Answer a directory without an index file with 404 instead of a listing
-    #[arg(long)]
+    #[arg(long, env = "PORTICO_NO_LISTING", value_parser = BoolishValueParser::new(), help_heading = SITE)]
     pub no_listing: bool,
 
     /// Allow cross-origin reads: 'Access-Control-Allow-Origin: *' and CORS preflights answered
-    #[arg(long)]
+    #[arg(long, env = "PORTICO_CORS", value_parser = BoolishValueParser::new(), help_heading = SITE)]
     pub cors: bool,
 
     /// Serve FILE (relative to the root) with 200 for a missing page a browser navigates to
     /// (a request that accepts text/html); assets still get 404
-    #[arg(long, value_name = "FILE", value_parser = parse_fallback)]
+    #[arg(long, value_name = "FILE", value_parser = parse_fallback, env = "PORTICO_FALLBACK", help_heading = SITE)]
     pub fallback: Option<String>,
 
     /// A single-page app: the same as --fallback index.html
-    #[arg(long, conflicts_with = "fallback")]
+    #[arg(long, conflicts_with = "fallback", env = "PORTICO_SPA", value_parser = BoolishValueParser::new(), help_heading = SITE)]
     pub spa: bool,
+
+    /// Read options from this TOML file (command line and PORTICO_* variables win over it)
+    #[arg(long, value_name = "FILE", env = "PORTICO_CONFIG", help_heading = CONFIG)]
+    pub config: Option<PathBuf>,
+
+    /// Print the effective configuration as TOML and exit
+    #[arg(long, help_heading = CONFIG)]
+    pub print_config: bool,
+
+    /// Print a completion script for SHELL and exit
+    #[arg(long, value_name = "SHELL", help_heading = CONFIG)]
+    pub completions: Option<clap_complete::Shell>,
+
+    /// Print the manual page (roff) and exit
+    #[arg(long, help_heading = CONFIG)]
+    pub man: bool,
+
+    /// Path rules, from the configuration file only.
+    #[arg(skip)]
+    pub rules: Vec<RuleConfig>,
 }
+
+const LISTEN: &str = "Listening";
+const SITE: &str = "What is served";
+const LOGS: &str = "Logs";
+const CONFIG: &str = "Configuration";
 
 impl ServeArgs {
     /// The address to bind.
@@ -116,17 +145,30 @@ impl ServeArgs {
         for (name, value) in &self.header {
             site = site.with_header(name.clone(), value.clone())?;
         }
+        for config in &self.rules {
+            site = site.with_rule(rule(config)?);
+        }
         Ok(site)
     }
 }
 
+/// A configuration file's rule as the core's.
+pub(crate) fn rule(config: &RuleConfig) -> anyhow::Result<PathRule> {
+    let mut rule =
+        PathRule::new(config.path.clone())?.with_cache_control(config.cache_control.clone())?;
+    for (name, value) in &config.headers {
+        rule = rule.with_header(name.clone(), value.clone())?;
+    }
+    Ok(rule)
+}
+
 /// One plain file name, as the site configuration checks it.
-fn parse_index(s: &str) -> Result<String, String> {
+pub(crate) fn parse_index(s: &str) -> Result<String, String> {
     Site::default().with_index_names([s]).map(|_| s.to_owned()).map_err(|error| error.to_string())
 }
 
 /// `Name: value`, checked as a header field the site may add.
-fn parse_header(s: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_header(s: &str) -> Result<(String, String), String> {
     let Some((name, value)) = s.split_once(':') else {
         return Err(format!("'{s}' is not 'Name: value'"));
     };
@@ -138,7 +180,7 @@ fn parse_header(s: &str) -> Result<(String, String), String> {
 }
 
 /// A Cache-Control value with nothing in it that could split the head.
-fn parse_cache_control(s: &str) -> Result<String, String> {
+pub(crate) fn parse_cache_control(s: &str) -> Result<String, String> {
     Site::default()
         .with_cache_control(Some(s.to_owned()))
         .map(|_| s.to_owned())
@@ -147,7 +189,7 @@ fn parse_cache_control(s: &str) -> Result<String, String> {
 
 /// A fallback page: a normal path below the root (`index.html`,
 /// `app/shell.html`; a leading `/` is allowed, as people write URLs).
-fn parse_fallback(s: &str) -> Result<String, String> {
+pub(crate) fn parse_fallback(s: &str) -> Result<String, String> {
     let path = s.strip_prefix('/').unwrap_or(s);
     Site::default()
         .with_fallback(Some(path))
@@ -156,7 +198,7 @@ fn parse_fallback(s: &str) -> Result<String, String> {
 }
 
 /// `::1` and `[::1]` both work, as people write IPv6 addresses both ways.
-fn parse_ip(s: &str) -> Result<IpAddr, String> {
+pub(crate) fn parse_ip(s: &str) -> Result<IpAddr, String> {
     let bare = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or(s);
     bare.parse().map_err(|_| format!("'{s}' is not an IP address (try 127.0.0.1 or ::1)"))
 }
@@ -174,11 +216,32 @@ pub struct Cli {
     pub serve: ServeArgs,
 }
 
-/// Parse the command line; on a usage error print one line (`NAME: error:
-/// ...`) and exit 2. `--help` and `--version` print as usual.
-pub fn parse<T: Parser>(name: &str) -> T {
-    match T::try_parse() {
-        Ok(args) => args,
+/// A command line that holds the shared options.
+pub trait Serving {
+    /// The shared options.
+    fn serve_args(&mut self) -> &mut ServeArgs;
+}
+
+impl Serving for Cli {
+    fn serve_args(&mut self) -> &mut ServeArgs {
+        &mut self.serve
+    }
+}
+
+/// Parse the command line, then `PORTICO_*` variables and the
+/// configuration file under it; on a usage or configuration error print
+/// one line (`NAME: error: ...`) and exit 2. `--help`, `--version`,
+/// `--print-config`, `--completions` and `--man` print and exit 0.
+pub fn parse<T: Parser + Serving>(name: &str) -> T {
+    let mut command = T::command();
+    let matches = command.try_get_matches_from_mut(std::env::args_os());
+    let parsed = matches.and_then(|matches| {
+        // Not `from_arg_matches_mut`: it takes the values out, and the
+        // configuration file needs to know which options were given.
+        T::from_arg_matches(&matches).map(|args| (args, matches))
+    });
+    let (mut args, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(error) if !error.use_stderr() => error.exit(),
         Err(error) => {
             let rendered = error.to_string();
@@ -186,11 +249,46 @@ pub fn parse<T: Parser>(name: &str) -> T {
             // it (`--cache-control $'a\nb'`) shows as `\n`.
             let first = rendered.split("\n\n").next().unwrap_or("invalid arguments");
             let first = first.strip_prefix("error: ").unwrap_or(first).trim_end();
+            let first = first.replace("\n  [possible values", " [possible values");
             let first = first.replace('\n', "\\n");
             eprintln!("{name}: error: {first} (see --help)");
             std::process::exit(2);
         }
+    };
+    let serve = args.serve_args();
+    if let Some(shell) = serve.completions {
+        clap_complete::generate(shell, &mut command, name, &mut std::io::stdout());
+        std::process::exit(0);
     }
+    if serve.man {
+        let man = clap_mangen::Man::new(command);
+        if let Err(error) = man.render(&mut std::io::stdout()) {
+            eprintln!("{name}: error: cannot write the manual page: {error}");
+            std::process::exit(1);
+        }
+        std::process::exit(0);
+    }
+    if let Some(path) = serve.config.clone()
+        && let Err(error) = config::apply(serve, &matches, &path)
+    {
+        eprintln!("{name}: error: {}", one_line(&format!("{error:#}")));
+        std::process::exit(2);
+    }
+    if serve.print_config {
+        match config::effective(serve) {
+            Ok(text) => print!("{text}"),
+            Err(error) => {
+                eprintln!("{name}: error: {}", one_line(&format!("{error:#}")));
+                std::process::exit(1);
+            }
+        }
+        std::process::exit(0);
+    }
+    args
+}
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Print a fatal error as one line and give the exit code for it.

@@ -13,6 +13,7 @@
 
 mod access_log;
 pub mod cli;
+mod config;
 mod connection;
 mod files;
 mod handler;

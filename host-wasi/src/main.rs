@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
-use portico::cli::{self, ServeArgs};
+use portico::cli::{self, ServeArgs, Serving};
 use portico_wasi::{GUEST, WasiHandler};
 
 #[derive(Parser, Debug)]
@@ -20,13 +20,19 @@ struct Cli {
     serve: ServeArgs,
 
     /// Load this guest module instead of the built-in one.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help_heading = "Sandbox")]
     module: Option<PathBuf>,
 
     /// Write the built-in guest module to PATH and exit (to embed it
     /// elsewhere; see docs/ABI.md).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help_heading = "Sandbox")]
     export_module: Option<PathBuf>,
+}
+
+impl Serving for Cli {
+    fn serve_args(&mut self) -> &mut ServeArgs {
+        &mut self.serve
+    }
 }
 
 fn main() -> ExitCode {
