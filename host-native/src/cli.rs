@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::Parser;
 // Flags from the environment read as people write them: `1`, `yes`,
 // `on`, `true` (and `0`, `no`, `off`, `false`).
@@ -268,12 +269,15 @@ pub fn parse<T: Parser + Serving>(name: &str) -> T {
         }
         std::process::exit(0);
     }
+    // Kept for SIGHUP: a reload reads the same command line again.
+    let _ = INVOCATION.set(matches.clone());
     if let Some(path) = serve.config.clone()
         && let Err(error) = config::apply(serve, &matches, &path)
     {
         eprintln!("{name}: error: {}", one_line(&format!("{error:#}")));
         std::process::exit(2);
     }
+    let _ = STARTED_ROOT.set(serve.root.clone());
     if serve.print_config {
         match config::effective(serve) {
             Ok(text) => print!("{text}"),
@@ -285,6 +289,26 @@ pub fn parse<T: Parser + Serving>(name: &str) -> T {
         std::process::exit(0);
     }
     args
+}
+
+/// The command line as parsed at start, and the root it named.
+static INVOCATION: std::sync::OnceLock<clap::ArgMatches> = std::sync::OnceLock::new();
+static STARTED_ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// The site as the command line given at start and the configuration
+/// file as it is now say (`SIGHUP`).
+pub fn reload() -> anyhow::Result<Site> {
+    use clap::FromArgMatches as _;
+    let matches = INVOCATION.get().context("no command line to reload from")?;
+    let mut args = ServeArgs::from_arg_matches(matches)?;
+    if let Some(path) = args.config.clone() {
+        config::apply(&mut args, matches, &path)?;
+    }
+    if STARTED_ROOT.get().is_some_and(|root| *root != args.root) {
+        // Only reported: the web root is opened once, at start.
+        eprintln!("portico: the root in the configuration changed; that takes a restart");
+    }
+    args.site()
 }
 
 fn one_line(message: &str) -> String {

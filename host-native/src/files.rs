@@ -3,7 +3,7 @@
 use std::io;
 use std::path::Path;
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, anyhow, bail};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt as _};
 use portico_core::{FileId, FileInfo, FileLookup, Lookup, SafePath};
@@ -21,8 +21,12 @@ impl RootDir {
     /// Open `path` as the web root. This is the server's only ambient file
     /// system access; everything after goes through the handle.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let meta = std::fs::metadata(path)
-            .with_context(|| format!("cannot serve '{}'", path.display()))?;
+        let meta = std::fs::metadata(path).map_err(|error| match error.kind() {
+            io::ErrorKind::NotFound => {
+                anyhow!("cannot serve '{}': no such directory", path.display())
+            }
+            _ => anyhow::Error::new(error).context(format!("cannot serve '{}'", path.display())),
+        })?;
         if !meta.is_dir() {
             bail!("cannot serve '{}': not a directory", path.display());
         }

@@ -3,7 +3,7 @@
 //! `portico-wasi`. Both answer with the core's own [`Response`] value.
 
 use std::cell::Cell;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use portico_core::{Connection, Event, Moment, Response, Site, error_response, respond};
@@ -103,19 +103,36 @@ pub trait Handler: Send + Sync + 'static {
     fn stack_size(&self) -> usize {
         256 * 1024
     }
+
+    /// Serve from now on as `site` says (`SIGHUP`): requests already
+    /// being answered finish as before, connections stay open. The limits
+    /// (sizes, timeouts) stay those of [`Handler::site`]: buffers and
+    /// waits were sized by them.
+    fn reload(&self, site: Site) -> anyhow::Result<()> {
+        let _ = site;
+        anyhow::bail!("this server cannot reload its configuration")
+    }
 }
 
 /// The core, in-process, over a real directory.
 #[derive(Debug)]
 pub struct NativeHandler {
     root: RootDir,
+    /// The site at start: its limits size the buffers.
     site: Site,
+    /// The site requests are answered with, replaced by a reload.
+    current: RwLock<Arc<Site>>,
 }
 
 impl NativeHandler {
     /// Serve `root` as `site` says.
     pub fn new(root: RootDir, site: Site) -> Self {
-        Self { root, site }
+        let current = RwLock::new(Arc::new(site.clone()));
+        Self { root, site, current }
+    }
+
+    fn current(&self) -> Arc<Site> {
+        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
     }
 }
 
@@ -139,7 +156,7 @@ impl Handler for NativeHandler {
             Event::Discard(n) => Step::Discard(n),
             Event::Request(request) => Step::Respond {
                 consumed: request.head_len(),
-                response: respond(&request, &self.site, &self.root, now.wall),
+                response: respond(&request, &self.current(), &self.root, now.wall),
             },
             Event::Reject(rejection) => {
                 Step::Respond { consumed: 0, response: error_response(rejection, now.wall) }
@@ -154,5 +171,11 @@ impl Handler for NativeHandler {
 
     fn awaiting_head(&self, conn: &Connection) -> bool {
         conn.awaiting_head()
+    }
+
+    fn reload(&self, mut site: Site) -> anyhow::Result<()> {
+        site.limits = self.site.limits;
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(site);
+        Ok(())
     }
 }

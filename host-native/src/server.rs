@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
-use socket2::{Domain, Socket, Type};
+use socket2::{Domain, SockRef, Socket, Type};
 
 use crate::access_log::{AccessLog, Entry, LogFormat};
 use crate::connection;
@@ -163,6 +163,21 @@ impl<H: Handler> Server<H> {
     pub fn bind(addr: SocketAddr, handler: H, config: Config) -> anyhow::Result<Self> {
         let idle = handler.site().limits.idle_timeout;
         let listener = listen(addr, &config, idle).map_err(|e| bind_error(addr, e))?;
+        Self::start(listener, handler, config)
+    }
+
+    /// Serve on a socket that already listens (the one systemd passed, say).
+    /// It gets the options [`bind`](Self::bind) sets, and blocking mode,
+    /// which the accept loop needs (systemd's sockets are non-blocking).
+    pub fn on_listener(listener: TcpListener, handler: H, config: Config) -> anyhow::Result<Self> {
+        let idle = handler.site().limits.idle_timeout;
+        configure(&SockRef::from(&listener), &config, idle)
+            .and_then(|()| listener.set_nonblocking(false))
+            .context("cannot set up the listening socket")?;
+        Self::start(listener, handler, config)
+    }
+
+    fn start(listener: TcpListener, handler: H, config: Config) -> anyhow::Result<Self> {
         let log = config.access_log.map(AccessLog::start).transpose();
         let log = log.context("cannot start the access-log thread")?;
         Ok(Self {
@@ -179,7 +194,20 @@ impl<H: Handler> Server<H> {
         self.listener.local_addr().context("cannot read the listening address")
     }
 
-    /// A handle that stops this server.
+    /// True if this IPv6 listener takes IPv4 connections too (it is not
+    /// `IPV6_V6ONLY`, the Linux default).
+    pub(crate) fn dual_stack(&self) -> bool {
+        let v6 = self.local_addr().is_ok_and(|addr| addr.is_ipv6());
+        v6 && SockRef::from(&self.listener).only_v6().is_ok_and(|only| !only)
+    }
+
+    /// The handler, shared with the connection threads (to reload it).
+    pub fn handler(&self) -> Arc<H> {
+        Arc::clone(&self.handler)
+    }
+
+    /// A handle that stops the server from another thread (a signal
+    /// handler).
     pub fn shutdown_handle(&self) -> anyhow::Result<ShutdownHandle> {
         let mut wake = self.local_addr()?;
         if wake.ip().is_unspecified() {
@@ -288,6 +316,13 @@ fn listen(addr: SocketAddr, config: &Config, idle: Duration) -> io::Result<TcpLi
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     // Restarting the server must not wait out TIME_WAIT on its port.
     socket.set_reuse_address(true)?;
+    configure(&socket, config, idle)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
+fn configure(socket: &Socket, config: &Config, idle: Duration) -> io::Result<()> {
     // Set once here, inherited by every accepted socket on Linux (which
     // portico needs anyway for MSG_MORE and sendfile): responses go out as
     // soon as written (no Nagle delay between a head and its body), a
@@ -295,15 +330,14 @@ fn listen(addr: SocketAddr, config: &Config, idle: Duration) -> io::Result<TcpLi
     // the first read waits at most the idle timeout.
     socket.set_tcp_nodelay(true)?;
     socket.set_write_timeout(Some(config.write_timeout))?;
-    socket.set_read_timeout(Some(idle))?;
-    socket.bind(&addr.into())?;
-    socket.listen(BACKLOG)?;
-    Ok(socket.into())
+    socket.set_read_timeout(Some(idle))
 }
 
 fn bind_error(addr: SocketAddr, error: io::Error) -> anyhow::Error {
     let why = match error.kind() {
-        io::ErrorKind::AddrInUse => "address already in use".to_owned(),
+        io::ErrorKind::AddrInUse => {
+            "address already in use (another server there? -p 0 picks a free port)".to_owned()
+        }
         io::ErrorKind::PermissionDenied if addr.port() < 1024 => {
             "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)".to_owned()
         }

@@ -3,7 +3,7 @@
 //! it names.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use anyhow::Context as _;
 use portico::{Handler, Now, RootDir, Step, file_id};
@@ -18,8 +18,12 @@ pub struct WasiHandler {
     sandbox: Arc<Sandbox>,
     /// The same root the guest sees, opened by the host to stream bodies.
     root: RootDir,
-    /// What the guest was configured with.
+    /// What the guest was configured with at start: its limits size the
+    /// buffers.
     site: Site,
+    /// What it is configured with now (a reload replaces it): the host's
+    /// own checks follow it.
+    current: RwLock<Arc<Site>>,
 }
 
 /// A connection as the host keeps it between steps: the guest's state
@@ -42,7 +46,8 @@ impl WasiHandler {
         let files = RootDir::open(root)?;
         let dir = files.try_clone_dir().context("cannot duplicate the web root handle")?;
         let sandbox = Sandbox::new(wasm, dir, &site)?;
-        Ok(Self { sandbox, root: files, site })
+        let current = RwLock::new(Arc::new(site.clone()));
+        Ok(Self { sandbox, root: files, site, current })
     }
 
     /// One call into the guest, its failures turned into closing answers.
@@ -65,7 +70,8 @@ impl WasiHandler {
         // The path is copied only on this rare road, not per response.
         let refused = |miss| Opened::Refused(Refusal { path: file.path.clone(), miss });
         // A hidden name is a miss here too, whatever the guest thinks.
-        if !self.site.hidden && file.path.is_hidden() {
+        let hidden = self.current.read().unwrap_or_else(PoisonError::into_inner).hidden;
+        if !hidden && file.path.is_hidden() {
             return Err(refused(Miss::NotFound));
         }
         let (opened, meta) = self.root.open_file(&file.path).map_err(|error| {
@@ -194,6 +200,15 @@ impl Handler for WasiHandler {
 
     fn awaiting_head(&self, conn: &WasiConn) -> bool {
         conn.awaiting_head
+    }
+
+    /// New instances get the new site; idle ones configured with the old
+    /// one are dropped, and a busy one is dropped when its step ends.
+    fn reload(&self, mut site: Site) -> anyhow::Result<()> {
+        site.limits = self.site.limits;
+        self.sandbox.reconfigure(&site);
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(site);
+        Ok(())
     }
 
     /// wasmtime runs the guest on the calling thread's stack (up to its

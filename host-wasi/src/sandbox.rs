@@ -3,7 +3,7 @@
 //! under.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
@@ -53,8 +53,9 @@ pub(crate) struct Sandbox {
     pre: InstancePre<Data>,
     /// The web root, opened once; each instance gets a duplicate handle.
     root: cap_std::fs::Dir,
-    /// The site configuration, encoded once, given to every instance.
-    site: Vec<u8>,
+    /// The site configuration, encoded once, given to every instance; and
+    /// its generation, which a reload bumps.
+    site: RwLock<(u64, Arc<Vec<u8>>)>,
     pool: Mutex<Pool>,
     /// Signalled when an instance goes back to the pool or is dropped.
     released: Condvar,
@@ -134,6 +135,8 @@ struct Instance {
     call: u32,
     /// The encoded call, host-side, reused across steps.
     call_bytes: Vec<u8>,
+    /// The generation of the site it was configured with.
+    generation: u64,
 }
 
 impl Sandbox {
@@ -178,7 +181,7 @@ impl Sandbox {
             engine,
             pre,
             root,
-            site: encode_site(site),
+            site: RwLock::new((0, Arc::new(encode_site(site)))),
             pool: Mutex::default(),
             released: Condvar::new(),
         });
@@ -214,6 +217,25 @@ impl Sandbox {
         }
     }
 
+    /// Configure instances made from now on with `site`, and drop the
+    /// idle ones configured with the old one.
+    pub(crate) fn reconfigure(&self, site: &Site) {
+        {
+            let mut current = self.site.write().unwrap_or_else(PoisonError::into_inner);
+            *current = (current.0 + 1, Arc::new(encode_site(site)));
+        }
+        let mut pool = self.lock();
+        let stale = pool.idle.len();
+        pool.idle.clear();
+        pool.live -= u32::try_from(stale).unwrap_or(0);
+        drop(pool);
+        self.released.notify_all();
+    }
+
+    fn generation(&self) -> u64 {
+        self.site.read().unwrap_or_else(PoisonError::into_inner).0
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Pool> {
         self.pool.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -228,7 +250,12 @@ impl Sandbox {
         let mut pool = self.lock();
         loop {
             if let Some(instance) = pool.idle.pop() {
-                return Ok(Lease { sandbox: self, instance: Some(instance), kept: false });
+                if instance.generation == self.generation() {
+                    return Ok(Lease { sandbox: self, instance: Some(instance), kept: false });
+                }
+                // Configured with a site since replaced.
+                pool.live -= 1;
+                continue;
             }
             if pool.live < MAX_INSTANCES {
                 pool.live += 1;
@@ -297,9 +324,13 @@ impl Sandbox {
             func(&mut store, "portico_configure")?.typed(&store).map_err(wasm_error)?;
         let step = func(&mut store, "portico_step")?.typed(&store).map_err(wasm_error)?;
         // The site, once per instance, before its first step.
-        let site_len = u32::try_from(self.site.len()).context("site configuration too large")?;
+        let (generation, encoded) = {
+            let current = self.site.read().unwrap_or_else(PoisonError::into_inner);
+            (current.0, Arc::clone(&current.1))
+        };
+        let site_len = u32::try_from(encoded.len()).context("site configuration too large")?;
         let site = alloc.call(&mut store, site_len).map_err(wasm_error)?;
-        memory.write(&mut store, site as usize, &self.site).context("cannot write the site")?;
+        memory.write(&mut store, site as usize, &encoded).context("cannot write the site")?;
         match configure.call(&mut store, (site, site_len)).map_err(wasm_error)? {
             0 => {}
             code => bail!("the guest refused the site configuration (code {code})"),
@@ -312,7 +343,18 @@ impl Sandbox {
             bail!("the guest could not allocate its input buffer");
         }
         let call_bytes = Vec::with_capacity(64);
-        Ok(Instance { store, memory, alloc, free, step, input, input_cap, call, call_bytes })
+        Ok(Instance {
+            store,
+            memory,
+            alloc,
+            free,
+            step,
+            input,
+            input_cap,
+            call,
+            call_bytes,
+            generation,
+        })
     }
 }
 

@@ -141,9 +141,16 @@ impl Server {
     /// Start with exactly these options (before the root), doing `stdout`
     /// with its stdout. The URL is read from the start-up line on stderr.
     pub fn spawn_with_stdout(host: Host, root: &Path, args: &[&str], stdout: Stdout) -> Self {
-        let mut child = Command::new(host.binary())
-            .args(args)
-            .arg(root)
+        let mut cmd = Command::new(host.binary());
+        cmd.args(args).arg(root);
+        Self::spawn_command(host, cmd, stdout)
+    }
+
+    /// Start `cmd`: the host binary, or a program that execs it in its own
+    /// process (as `systemd-socket-activate` does), doing `stdout` with its
+    /// stdout. The URL is read from the start-up line on stderr.
+    pub fn spawn_command(host: Host, mut cmd: Command, stdout: Stdout) -> Self {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -182,6 +189,8 @@ impl Server {
             panic!("{} printed no URL; stderr:\n{err}", host.name());
         };
         let url = banner.split("http://").nth(1).expect("the start-up line holds the URL");
+        // `http://ADDR/`, then maybe a note: ` (socket from systemd)`.
+        let url = url.split(' ').next().unwrap_or(url);
         let addr = url.trim_end_matches('/').parse().expect("a socket address in the URL");
         Self { child, addr, banner, lines, errors, _unread: unread }
     }
@@ -303,6 +312,32 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A failed start: non-zero exit, nothing on stdout, exactly one line on
+/// stderr naming the program, and no panic. Returns that line.
+pub fn assert_one_line_failure(
+    host: Host,
+    what: &str,
+    (status, out, err): (ExitStatus, String, String),
+) -> String {
+    assert!(!status.success(), "{what}: exited successfully");
+    assert!(status.code().is_some(), "{what}: killed by a signal: {status:?}");
+    assert_eq!(out, "", "{what}: printed on stdout");
+    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{what}: panic: {err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{what}: not one line on stderr:\n{err}");
+    assert!(err.ends_with('\n'), "{what}: the line is not terminated: {err:?}");
+    assert!(lines[0].starts_with(&format!("{}: ", host.name())), "{what}: {err}");
+    lines[0].to_owned()
+}
+
+/// A port on 127.0.0.1 that was free a moment ago, for a program that
+/// must be told a port rather than pick one (`systemd-socket-activate`,
+/// `docker run -p`).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
 }
 
 /// Run a host binary with `args` to completion (it must fail fast):

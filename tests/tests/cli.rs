@@ -6,30 +6,13 @@
 use std::io::{BufRead as _, BufReader};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use portico_tests::{
-    Host, Server, agent, run_command_to_exit, run_to_exit, static_file, static_root, temp_root,
+    Host, Server, agent, assert_one_line_failure, run_command_to_exit, run_to_exit, static_file,
+    static_root, temp_root,
 };
-
-/// A failed start: non-zero exit, nothing on stdout, exactly one line on
-/// stderr naming the program, and no panic. Returns that line.
-fn assert_one_line_failure(
-    host: Host,
-    what: &str,
-    (status, out, err): (ExitStatus, String, String),
-) -> String {
-    assert!(!status.success(), "{what}: exited successfully");
-    assert!(status.code().is_some(), "{what}: killed by a signal: {status:?}");
-    assert_eq!(out, "", "{what}: printed on stdout");
-    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{what}: panic: {err}");
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "{what}: not one line on stderr:\n{err}");
-    assert!(err.ends_with('\n'), "{what}: the line is not terminated: {err:?}");
-    assert!(lines[0].starts_with(&format!("{}: ", host.name())), "{what}: {err}");
-    lines[0].to_owned()
-}
 
 fn root_arg() -> String {
     static_root().to_str().unwrap().to_owned()

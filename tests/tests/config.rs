@@ -159,7 +159,54 @@ fn completions_and_the_manual_come_from_the_command_line_definition(host: Host) 
     }
 }
 
+/// Wait until the server has printed a stderr line containing `text`.
+fn wait_for_stderr(server: &Server, text: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !server.stderr_lines().iter().any(|line| line.contains(text)) {
+        assert!(std::time::Instant::now() < deadline, "no {text:?} in {:?}", server.stderr_lines());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// SIGHUP: the file is read again and the new site served from the next
+/// request on, on connections that stay open; a broken file is reported
+/// and the running configuration kept.
+fn sighup_reloads_the_configuration_without_dropping_connections(host: Host) {
+    let root = temp_root(&[("a.txt", b"a")]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(dir.path(), "site.toml", "cache-control = \"max-age=1\"\n");
+    let server = Server::start_with(host, root.path(), &["--config", &config]);
+    let mut kept = send(&server, &get("/a.txt"));
+    let before = kept.next(false).unwrap();
+    assert_eq!(before.header("cache-control"), Some("max-age=1"));
+    assert_eq!(before.header("access-control-allow-origin"), None);
+
+    write(
+        dir.path(),
+        "site.toml",
+        "cache-control = \"max-age=2\"\ncors = true\nheaders = { \"X-Reloaded\" = \"yes\" }\n",
+    );
+    server.signal("HUP");
+    wait_for_stderr(&server, "configuration reloaded");
+    // The same connection, still open, gets the new site.
+    use std::io::Write as _;
+    kept.stream().write_all(&get("/a.txt")).unwrap();
+    let after = kept.next(false).expect("the connection stayed open");
+    assert_eq!(after.header("cache-control"), Some("max-age=2"));
+    assert_eq!(after.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(after.header("x-reloaded"), Some("yes"));
+
+    write(dir.path(), "site.toml", "cache-control = \"max-age=3\"\nprot = 1\n");
+    server.signal("HUP");
+    wait_for_stderr(&server, "reload failed");
+    let failed = server.stderr_lines().into_iter().find(|l| l.contains("reload failed")).unwrap();
+    assert!(failed.contains("site.toml:2") && failed.contains("prot"), "{failed}");
+    let still = send(&server, &get("/a.txt")).next(false).unwrap();
+    assert_eq!(still.header("cache-control"), Some("max-age=2"), "the running site is kept");
+}
+
 portico_tests::for_each_host!(
+    sighup_reloads_the_configuration_without_dropping_connections,
     a_config_file_shapes_the_site,
     the_command_line_beats_the_environment_beats_the_file,
     a_bad_config_file_is_one_error_naming_file_line_and_key,
