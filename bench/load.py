@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Load benchmark: portico, portico-wasi and nginx (when installed) on 127.0.0.1.
+"""Load benchmark: portico, portico-wasi, nginx and lighttpd (when installed) on 127.0.0.1.
 
     python3 bench/load.py [--duration 5] [--rounds 3] [--threads N] [--quick]
                           [--only NAME] [--baseline TARGET_DIR]
@@ -12,7 +12,9 @@ For each run it records requests/s, p99 latency and the server's CPU time
 per request (utime+stime from /proc, before/after); at the end each
 server's peak RSS (VmHWM, summed over its processes). It prints a table
 with every figure's median over the rounds and each server's ratio to
-nginx, measured in the same rounds. With --baseline, the portico binaries
+nginx, measured in the same rounds, then portico's and portico-wasi's
+ratios to lighttpd (one process, sendfile: the fastest static server a
+user could pick here). With --baseline, the portico binaries
 of another build (say a worktree of the previous commit built with its own
 CARGO_TARGET_DIR) run interleaved too, as portico@base and
 portico-wasi@base, and each build's ratio to its baseline is printed: how a
@@ -162,6 +164,27 @@ http {{
     return conf
 
 
+def lighttpd_config(tmp, root, port):
+    """lighttpd 1.4 as it is usually run for static files: one process,
+    sendfile, keep-alive without a request limit, no access log."""
+    conf = os.path.join(tmp, "lighttpd.conf")
+    with open(conf, "w") as f:
+        f.write(f"""
+server.document-root = "{root}"
+server.bind = "127.0.0.1"
+server.port = {port}
+server.pid-file = "{tmp}/lighttpd.pid"
+server.errorlog = "{tmp}/lighttpd-error.log"
+server.max-fds = 16384
+server.max-connections = 8192
+server.max-keep-alive-requests = 100000
+server.max-keep-alive-idle = 65
+server.network-backend = "sendfile"
+mimetype.assign = ( ".html" => "text/html", ".bin" => "application/octet-stream" )
+""")
+    return conf
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
@@ -218,6 +241,12 @@ def main():
             servers.append(Server("nginx", ["nginx", "-c", conf, "-p", tmp], port))
         else:
             print("nginx is not installed: no nginx column (apt-get install nginx-light)", file=sys.stderr)
+        if shutil.which("lighttpd"):
+            port = free_port()
+            conf = lighttpd_config(tmp, root, port)
+            servers.append(Server("lighttpd", ["lighttpd", "-D", "-f", conf], port))
+        else:
+            print("lighttpd is not installed: no lighttpd rows (apt-get install lighttpd)", file=sys.stderr)
 
         results = {}  # (scenario, server) -> list of (rps, p99, cpu_us)
         for r in range(args.rounds):
@@ -261,6 +290,17 @@ def main():
                 cr = med([a[2] / b[2] for a, b in zip(rows, base)])
                 line += f" {rr:>11.2f} {cr:>9.2f}"
             print(line)
+    if "lighttpd" in names:
+        print()
+        print("against lighttpd, same rounds (req/s: higher is better; cpu: lower is better)")
+        print(f"{'scenario':<24} {'server':<13} {'req/s ratio':>11} {'cpu ratio':>9}")
+        for scenario, *_ in scenarios:
+            peer = results[(scenario, "lighttpd")]
+            for name in ["portico", "portico-wasi"]:
+                rows = results[(scenario, name)]
+                rr = med([a[0] / b[0] for a, b in zip(rows, peer)])
+                cr = med([a[2] / b[2] for a, b in zip(rows, peer)])
+                print(f"{scenario:<24} {name:<13} {rr:>11.2f} {cr:>9.2f}")
     if args.baseline:
         print()
         print("against the baseline build, same rounds (req/s: higher is better; cpu: lower is better)")
