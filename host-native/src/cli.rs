@@ -311,15 +311,14 @@ pub fn reload() -> anyhow::Result<Site> {
     args.site()
 }
 
-fn one_line(message: &str) -> String {
+/// A message that may span lines (wasmtime's errors, parser messages) as
+/// the one line every message here is.
+pub fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Print a fatal error as one line and give the exit code for it.
 pub fn fail(name: &str, error: &anyhow::Error) -> ExitCode {
-    // Some causes (wasmtime's, for one) span lines; a CLI error is one.
-    let message = format!("{error:#}");
-    let line = message.split_whitespace().collect::<Vec<_>>().join(" ");
-    eprintln!("{name}: error: {line}");
+    eprintln!("{name}: error: {}", one_line(&format!("{error:#}")));
     ExitCode::FAILURE
 }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::access_log::LogFormat;
-use crate::cli::ServeArgs;
+use crate::cli::{ServeArgs, one_line};
 
 /// What a configuration file may say: every command-line option (under
 /// its long name), plus `[[rules]]` for parts of the site.
@@ -265,9 +265,4 @@ pub(crate) fn effective(args: &ServeArgs) -> anyhow::Result<String> {
 fn line_of(text: &str, span: &Range<usize>) -> usize {
     let start = span.start.min(text.len());
     text.as_bytes()[..start].iter().filter(|&&b| b == b'\n').count() + 1
-}
-
-/// A parser message, which may span lines, as one line.
-fn one_line(message: &str) -> String {
-    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -99,7 +99,7 @@ fn handle_signals<H: Handler>(
                     Ok(()) => eprintln!("{name}: configuration reloaded"),
                     Err(error) => eprintln!(
                         "{name}: reload failed, keeping the running configuration: {}",
-                        format!("{error:#}").split_whitespace().collect::<Vec<_>>().join(" ")
+                        cli::one_line(&format!("{error:#}"))
                     ),
                 }
             }

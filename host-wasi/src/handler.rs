@@ -224,7 +224,7 @@ fn closing(status: u16, now: Now) -> Step {
 
 fn fault(now: Now, why: &str) -> Step {
     // wasmtime's traps carry a multi-line backtrace: keep the log one line.
-    let why = why.split_whitespace().collect::<Vec<_>>().join(" ");
+    let why = portico::cli::one_line(why);
     eprintln!("portico-wasi: guest failure: {why}; instance replaced");
     closing(500, now)
 }

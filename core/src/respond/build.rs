@@ -5,7 +5,7 @@
 use super::{Exchange, Plan, Served, conditional, listing, policy};
 use crate::lookup::FileInfo;
 use crate::response::{Body, FieldValue, Headers, Part, Response, ResponseHead, reason_phrase};
-use crate::{SafePath, Site};
+use crate::{PathRule, SafePath, Site};
 
 /// Write the plan as a response.
 pub(crate) fn response<H>(plan: Plan<H>, exchange: &Exchange, site: &Site) -> Response<H> {
@@ -24,13 +24,13 @@ pub(crate) fn response<H>(plan: Plan<H>, exchange: &Exchange, site: &Site) -> Re
             headers.add("Content-Security-Policy", listing::POLICY);
             let body =
                 if exchange.head_only { Body::Empty } else { Body::Bytes(html.into_bytes()) };
-            finish(200, headers, body, exchange, site, None)
+            finish(200, headers, body, exchange, site, &[])
         }
         Plan::Options => {
             // 204: no Content-Length (RFC 9110 §8.6), no body.
             let mut headers = start(exchange);
             headers.add("Allow", policy::ALLOW);
-            finish(204, headers, Body::Empty, exchange, site, None)
+            finish(204, headers, Body::Empty, exchange, site, &[])
         }
         Plan::Preflight { headers: requested } => {
             let mut headers = start(exchange);
@@ -41,13 +41,13 @@ pub(crate) fn response<H>(plan: Plan<H>, exchange: &Exchange, site: &Site) -> Re
                 headers.add("Vary", "Access-Control-Request-Headers");
             }
             headers.add("Access-Control-Max-Age", 86_400u64);
-            finish(204, headers, Body::Empty, exchange, site, None)
+            finish(204, headers, Body::Empty, exchange, site, &[])
         }
         Plan::Redirect { location } => {
             let mut headers = start(exchange);
             headers.add("Location", location);
             headers.add("Content-Length", 0u64);
-            finish(301, headers, Body::Empty, exchange, site, None)
+            finish(301, headers, Body::Empty, exchange, site, &[])
         }
         // The listing stage answers directories; one that reaches here has
         // nothing to show.
@@ -64,7 +64,15 @@ pub(crate) fn response<H>(plan: Plan<H>, exchange: &Exchange, site: &Site) -> Re
 /// The fields a file's 200, 206 and 304 share: its validators, `Vary`
 /// and the site's `Cache-Control` (RFC 9110 §15.4.5 asks a 304 for those
 /// a 200 would carry).
-fn validators<H>(headers: &mut Headers, served: &Served<H>, exchange: &Exchange, site: &Site) {
+/// `rules` are the site's rules that match the file, found once per
+/// response by [`matching`].
+fn validators<H>(
+    headers: &mut Headers,
+    served: &Served<H>,
+    exchange: &Exchange,
+    site: &Site,
+    rules: &[&PathRule],
+) {
     if let Some(modified) = conditional::last_modified(&served.file, exchange.now) {
         headers.add("Last-Modified", modified);
     }
@@ -78,12 +86,7 @@ fn validators<H>(headers: &mut Headers, served: &Served<H>, exchange: &Exchange,
         (false, false) => {}
     }
     // The last rule for this path that sets one, else the site's.
-    let rule = site
-        .rules
-        .iter()
-        .rev()
-        .filter(|rule| rule.matches(&served.path))
-        .find_map(|rule| rule.cache_control.as_ref());
+    let rule = rules.iter().rev().find_map(|rule| rule.cache_control.as_ref());
     if let Some(cache_control) = rule.or(site.cache_control.as_ref()) {
         headers.add("Cache-Control", cache_control.clone());
     }
@@ -98,7 +101,7 @@ fn file<H>(served: Served<H>, exchange: &Exchange, site: &Site) -> Response<H> {
         headers.add("Content-Type", media_type);
         headers.add("Content-Length", served.file.len);
         let body = whole(served.file, exchange);
-        return finish(served.status, headers, body, exchange, site, None);
+        return finish(served.status, headers, body, exchange, site, &[]);
     }
     enum Shape {
         Whole,
@@ -135,7 +138,8 @@ fn file<H>(served: Served<H>, exchange: &Exchange, site: &Site) -> Response<H> {
         headers.add("Content-Range", content_range(offset, part, len));
     }
     headers.add("Accept-Ranges", "bytes");
-    validators(&mut headers, &served, exchange, site);
+    let rules = matching(site, &served.path);
+    validators(&mut headers, &served, exchange, site, &rules);
     let handle = served.file.handle;
     let body = match shape {
         _ if exchange.head_only || body_len == 0 => Body::Empty,
@@ -143,7 +147,7 @@ fn file<H>(served: Served<H>, exchange: &Exchange, site: &Site) -> Response<H> {
         Shape::One(offset, len) => Body::File { handle, offset, len },
         Shape::Many(parts) => Body::Parts { handle, parts },
     };
-    finish(status, headers, body, exchange, site, Some(&served.path))
+    finish(status, headers, body, exchange, site, &rules)
 }
 
 /// The whole file, or nothing for HEAD and empty files.
@@ -157,8 +161,9 @@ fn whole<H>(file: FileInfo<H>, exchange: &Exchange) -> Body<H> {
 
 fn not_modified<H>(served: &Served<H>, exchange: &Exchange, site: &Site) -> Response<H> {
     let mut headers = start(exchange);
-    validators(&mut headers, served, exchange, site);
-    finish(304, headers, Body::Empty, exchange, site, Some(&served.path))
+    let rules = matching(site, &served.path);
+    validators(&mut headers, served, exchange, site, &rules);
+    finish(304, headers, Body::Empty, exchange, site, &rules)
 }
 
 /// `bytes first-last/len`.
@@ -242,7 +247,7 @@ fn page<H>(
         headers.add(name, value);
     }
     let body = if exchange.head_only { Body::Empty } else { Body::Bytes(html.into_bytes()) };
-    finish(status, headers, body, exchange, site, None)
+    finish(status, headers, body, exchange, site, &[])
 }
 
 fn start(exchange: &Exchange) -> Headers {
@@ -252,16 +257,21 @@ fn start(exchange: &Exchange) -> Headers {
     headers
 }
 
+/// The site's rules for the file at `path`, in order.
+fn matching<'s>(site: &'s Site, path: &SafePath) -> Vec<&'s PathRule> {
+    site.rules.iter().filter(|rule| rule.matches(path)).collect()
+}
+
 /// The fields every response ends with: `nosniff`, CORS, the site's
-/// extra fields, those of the rules for `file` (a file response), and
-/// `Connection`.
+/// extra fields, those of `rules` (the rules matching a file response's
+/// file; none for other responses), and `Connection`.
 fn finish<H>(
     status: u16,
     mut headers: Headers,
     body: Body<H>,
     exchange: &Exchange,
     site: &Site,
-    file: Option<&SafePath>,
+    rules: &[&PathRule],
 ) -> Response<H> {
     headers.add("X-Content-Type-Options", "nosniff");
     if site.cors {
@@ -278,12 +288,8 @@ fn finish<H>(
         // (`Server`, say) takes the site's value.
         let _ = headers.try_set(name.to_owned(), value.clone());
     }
-    if let Some(path) = file {
-        for rule in site.rules.iter().filter(|rule| rule.matches(path)) {
-            for (name, value) in rule.headers.iter() {
-                let _ = headers.try_set(name.to_owned(), value.clone());
-            }
-        }
+    for (name, value) in rules.iter().flat_map(|rule| rule.headers.iter()) {
+        let _ = headers.try_set(name.to_owned(), value.clone());
     }
     if !exchange.keep_alive {
         headers.add("Connection", "close");
