@@ -97,6 +97,25 @@ impl Running {
         Self { child, lines }
     }
 
+    /// Wait until systemd-socket-activate says it listens on every one of
+    /// `ports`: connecting earlier could reach whatever else took a port
+    /// freed by `free_port` while the whole suite runs.
+    fn wait_listening(&self, ports: &[u16]) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let all = || {
+            let lines = self.lines.lock().unwrap();
+            ports.iter().all(|port| {
+                let said = format!("Listening on 127.0.0.1:{port} ");
+                lines.iter().any(|line| line.starts_with(&said))
+            })
+        };
+        while !all() {
+            let lines = self.lines.lock().unwrap().clone();
+            assert!(Instant::now() < deadline, "{ACTIVATE} did not listen on {ports:?}: {lines:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The lines `host` printed (systemd-socket-activate prints its own),
     /// once there is at least one and a moment has passed for more.
     fn host_lines(&self, host: Host) -> Vec<String> {
@@ -178,6 +197,7 @@ fn a_connection_on_fd_3_is_refused(host: Host) {
     // connection rather than the listening socket.
     let port = free_port();
     let running = Running::start(activate(host, &[port], &["--accept"], &["-p", "0"]));
+    running.wait_listening(&[port]);
     let answer = first_request(SocketAddr::from(([127, 0, 0, 1], port))).join().unwrap();
     assert_eq!(String::from_utf8_lossy(&answer), "", "the server answered");
     let expected = format!(
@@ -194,6 +214,7 @@ fn two_sockets_are_refused(host: Host) {
     }
     let (one, two) = (free_port(), free_port());
     let mut running = Running::start(activate(host, &[one, two], &[], &["-p", "0"]));
+    running.wait_listening(&[one, two]);
     let answer = first_request(SocketAddr::from(([127, 0, 0, 1], one))).join().unwrap();
     assert_eq!(String::from_utf8_lossy(&answer), "", "the server answered");
     let expected = format!(
