@@ -23,9 +23,14 @@ const REQUESTS: [(&str, &[u8]); 3] = [
 
 /// One whole request through a handler, as the server loop drives it: the
 /// step, and the head serialised as the loop does before writing it.
-fn serve_one<H: Handler>(handler: &H, request: &[u8], out: &mut Vec<u8>) -> u16 {
+fn serve_one<H: Handler>(
+    handler: &H,
+    worker: &mut H::Worker,
+    request: &[u8],
+    out: &mut Vec<u8>,
+) -> u16 {
     let mut conn = handler.connect();
-    match handler.step(&mut conn, request, Now::current(), false) {
+    match handler.step(worker, &mut conn, request, Now::current(), false) {
         Step::Respond { response, .. } => {
             out.clear();
             response.write_head(out);
@@ -39,15 +44,22 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../static");
     let native = NativeHandler::new(RootDir::open(&root).unwrap(), Site::default());
     let wasi = WasiHandler::new(GUEST, &root, Site::default()).unwrap();
+    // Each as one worker thread of the server holds it.
+    let (mut native_worker, mut wasi_worker) = (native.worker(), wasi.worker());
     let mut c = Criterion::default().configure_from_args();
     for (name, request) in REQUESTS {
         let mut out = Vec::with_capacity(1024);
-        assert_eq!(serve_one(&native, request, &mut out), serve_one(&wasi, request, &mut out));
+        assert_eq!(
+            serve_one(&native, &mut native_worker, request, &mut out),
+            serve_one(&wasi, &mut wasi_worker, request, &mut out)
+        );
         let mut group = c.benchmark_group(format!("host/{name}"));
         group.bench_function("native", |b| {
-            b.iter(|| serve_one(&native, black_box(request), &mut out));
+            b.iter(|| serve_one(&native, &mut native_worker, black_box(request), &mut out));
         });
-        group.bench_function("wasi", |b| b.iter(|| serve_one(&wasi, black_box(request), &mut out)));
+        group.bench_function("wasi", |b| {
+            b.iter(|| serve_one(&wasi, &mut wasi_worker, black_box(request), &mut out));
+        });
         group.finish();
     }
     c.final_summary();

@@ -29,7 +29,7 @@ fn main() {
     for _ in 0..rounds {
         let mut conn = native.connect();
         if let Step::Respond { response, .. } =
-            native.step(&mut conn, black_box(request), Now::current(), false)
+            native.step(&mut (), &mut conn, black_box(request), Now::current(), false)
         {
             out.clear();
             response.write_head(&mut out);

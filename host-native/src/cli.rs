@@ -14,7 +14,10 @@ use portico_core::{Limits, PathRule, Site};
 
 use crate::access_log::LogFormat;
 use crate::config::{self, RuleConfig};
-use crate::server::Config;
+use crate::server::{Config, DEFAULT_MAX_CONNECTIONS};
+
+/// The most `--workers`: each may hold a sandbox instance of its own.
+pub const MAX_WORKERS: i64 = 128;
 
 /// The options of `portico` (and, flattened into its own, `portico-wasi`).
 #[derive(clap::Args, Clone, Debug)]
@@ -31,9 +34,18 @@ pub struct ServeArgs {
     #[arg(short, long, default_value = "127.0.0.1", value_parser = parse_ip, env = "PORTICO_BIND", help_heading = LISTEN)]
     pub bind: IpAddr,
 
-    /// Connections served at once; more are answered 503.
-    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..), env = "PORTICO_MAX_CONNECTIONS", help_heading = LISTEN)]
+    /// Connections open at once; a new one beyond it closes the longest-idle one (or gets 503
+    /// if none is idle). Lowered to fit the open-file limit
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS as u32, value_parser = clap::value_parser!(u32).range(1..), env = "PORTICO_MAX_CONNECTIONS", help_heading = LISTEN)]
     pub max_connections: u32,
+
+    /// Worker threads, each serving its share of the connections; 0: one per core
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=MAX_WORKERS), env = "PORTICO_WORKERS", help_heading = LISTEN)]
+    pub workers: u32,
+
+    /// Seconds a response may wait for its client to take a byte; then it is dropped
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..), env = "PORTICO_SEND_TIMEOUT", help_heading = LISTEN)]
+    pub send_timeout: u64,
 
     /// Seconds an idle keep-alive connection stays open.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..), env = "PORTICO_IDLE_TIMEOUT", help_heading = LISTEN)]
@@ -121,6 +133,8 @@ impl ServeArgs {
     pub fn config(&self) -> Config {
         Config {
             max_connections: self.max_connections as usize,
+            workers: self.workers as usize,
+            send_timeout: Duration::from_secs(self.send_timeout),
             access_log: (!self.quiet).then_some(self.log_format),
             ..Config::default()
         }

@@ -29,6 +29,8 @@ struct FileConfig {
     port: Option<Spanned<u16>>,
     bind: Option<Spanned<String>>,
     max_connections: Option<Spanned<u32>>,
+    workers: Option<Spanned<u32>>,
+    send_timeout: Option<Spanned<u64>>,
     idle_timeout: Option<Spanned<u64>>,
     head_timeout: Option<Spanned<u64>>,
     quiet: Option<Spanned<bool>>,
@@ -111,9 +113,19 @@ pub(crate) fn apply(args: &mut ServeArgs, matches: &ArgMatches, path: &Path) -> 
         }
         args.max_connections = *value.get_ref();
     }
+    if let Some(value) = file.workers
+        && unset("workers")
+    {
+        if i64::from(*value.get_ref()) > crate::cli::MAX_WORKERS {
+            let why = format!("at most {} (0: one per core)", crate::cli::MAX_WORKERS);
+            return Err(bad(value.span(), "workers", why));
+        }
+        args.workers = *value.get_ref();
+    }
     for (value, id, key) in [
         (file.idle_timeout, "idle_timeout", "idle-timeout"),
         (file.head_timeout, "head_timeout", "head-timeout"),
+        (file.send_timeout, "send_timeout", "send-timeout"),
     ] {
         if let Some(value) = value
             && unset(id)
@@ -123,6 +135,7 @@ pub(crate) fn apply(args: &mut ServeArgs, matches: &ArgMatches, path: &Path) -> 
             }
             match id {
                 "idle_timeout" => args.idle_timeout = *value.get_ref(),
+                "send_timeout" => args.send_timeout = *value.get_ref(),
                 _ => args.head_timeout = *value.get_ref(),
             }
         }
@@ -212,6 +225,8 @@ struct Effective<'a> {
     port: u16,
     bind: IpAddr,
     max_connections: u32,
+    workers: u32,
+    send_timeout: u64,
     idle_timeout: u64,
     head_timeout: u64,
     quiet: bool,
@@ -240,6 +255,8 @@ pub(crate) fn effective(args: &ServeArgs) -> anyhow::Result<String> {
         port: args.port,
         bind: args.bind,
         max_connections: args.max_connections,
+        workers: args.workers,
+        send_timeout: args.send_timeout,
         idle_timeout: args.idle_timeout,
         head_timeout: args.head_timeout,
         quiet: args.quiet,

@@ -70,10 +70,18 @@ pub enum Step {
 }
 
 /// Decides what each connection's bytes mean. The server calls it from
-/// many threads at once, one connection per thread.
+/// each of its worker threads at once; a worker steps its connections one
+/// at a time.
 pub trait Handler: Send + Sync + 'static {
-    /// Per-connection protocol state, owned by the connection's thread.
-    type Conn: Send;
+    /// Per-connection protocol state, owned by the worker serving it.
+    type Conn;
+
+    /// Per-worker state (a sandbox instance of the worker's own, say),
+    /// made on the worker thread, passed to each of its steps.
+    type Worker;
+
+    /// State for a new worker thread.
+    fn worker(&self) -> Self::Worker;
 
     /// The site configuration this handler serves with.
     fn site(&self) -> &Site;
@@ -84,7 +92,16 @@ pub trait Handler: Send + Sync + 'static {
     /// Look at the unconsumed bytes of a connection. `timed_out`: the loop
     /// woke at [`Handler::poll_timeout`] with no new bytes, so the
     /// connection's deadline applies first.
-    fn step(&self, conn: &mut Self::Conn, input: &[u8], now: Now, timed_out: bool) -> Step;
+    /// A step must not block: every other connection of the worker waits
+    /// for it.
+    fn step(
+        &self,
+        worker: &mut Self::Worker,
+        conn: &mut Self::Conn,
+        input: &[u8],
+        now: Now,
+        timed_out: bool,
+    ) -> Step;
 
     /// When to wake `conn` if no bytes come.
     fn poll_timeout(&self, conn: &Self::Conn) -> Option<Moment>;
@@ -99,9 +116,9 @@ pub trait Handler: Send + Sync + 'static {
         self.site().limits.max_head
     }
 
-    /// Stack size for a connection thread.
+    /// Stack size for a worker thread.
     fn stack_size(&self) -> usize {
-        256 * 1024
+        512 * 1024
     }
 
     /// Serve from now on as `site` says (`SIGHUP`): requests already
@@ -138,6 +155,9 @@ impl NativeHandler {
 
 impl Handler for NativeHandler {
     type Conn = Connection;
+    type Worker = ();
+
+    fn worker(&self) {}
 
     fn site(&self) -> &Site {
         &self.site
@@ -147,7 +167,14 @@ impl Handler for NativeHandler {
         Connection::new(self.site.limits)
     }
 
-    fn step(&self, conn: &mut Connection, input: &[u8], now: Now, timed_out: bool) -> Step {
+    fn step(
+        &self,
+        (): &mut (),
+        conn: &mut Connection,
+        input: &[u8],
+        now: Now,
+        timed_out: bool,
+    ) -> Step {
         if timed_out {
             conn.handle_timeout(now.mono);
         }

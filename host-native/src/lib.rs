@@ -1,7 +1,7 @@
 //! # portico (native host)
 //!
-//! Serves a folder over HTTP/1.1 with std sockets and one thread per
-//! connection. All HTTP decisions are `portico-core`'s; this crate does the
+//! Serves a folder over HTTP/1.1 with non-blocking std sockets and a few
+//! worker threads, each running a readiness loop (mio). All HTTP decisions are `portico-core`'s; this crate does the
 //! I/O: the listener, timeouts, the connection cap, graceful shutdown, a
 //! cap-std–confined web root, sendfile for bodies, the access log.
 //!
@@ -18,16 +18,16 @@ mod access_log;
 mod activation;
 pub mod cli;
 mod config;
-mod connection;
 mod files;
 mod handler;
 mod interfaces;
 mod server;
+mod worker;
 
 pub use access_log::LogFormat;
 pub use files::{RootDir, file_id};
 pub use handler::{Handler, NativeHandler, Now, Step};
-pub use server::{Config, Server, ShutdownHandle};
+pub use server::{Config, DEFAULT_MAX_CONNECTIONS, Server, ShutdownHandle};
 
 use anyhow::Context as _;
 
@@ -54,6 +54,9 @@ pub fn serve<H: Handler>(name: &str, args: &cli::ServeArgs, handler: H) -> anyho
     eprintln!("{name}: serving {} at http://{addr}/{source}", root.display());
     if addr.ip().is_unspecified() {
         print_reachable(name, addr, server.dual_stack());
+    }
+    if let Some(note) = server.limit_note() {
+        eprintln!("{name}: {note}");
     }
     server.run()
 }

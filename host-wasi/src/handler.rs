@@ -10,7 +10,7 @@ use portico::{Handler, Now, RootDir, Step, file_id};
 use portico_abi::{Action, Call, FileRef, Miss, Refusal, StepResult};
 use portico_core::{Lookup, Moment, Response, STATE_LEN, Segment, Site, closing_response};
 
-use crate::sandbox::{GuestFailure, Sandbox};
+use crate::sandbox::{GuestFailure, Resident, Sandbox};
 
 /// Steps connections in the WASI sandbox.
 #[derive(Debug)]
@@ -25,6 +25,10 @@ pub struct WasiHandler {
     /// own checks follow it.
     current: RwLock<Arc<Site>>,
 }
+
+/// A worker thread's own guest instance (see [`Handler::worker`]).
+#[derive(Debug)]
+pub struct WasiWorker(Resident);
 
 /// A connection as the host keeps it between steps: the guest's state
 /// bytes, and what the guest said of them.
@@ -51,8 +55,14 @@ impl WasiHandler {
     }
 
     /// One call into the guest, its failures turned into closing answers.
-    fn call(&self, call: &Call, input: &[u8], now: Now) -> Result<StepResult, Step> {
-        self.sandbox.step(call, input).map_err(|failure| match failure {
+    fn call(
+        &self,
+        resident: &mut Resident,
+        call: &Call,
+        input: &[u8],
+        now: Now,
+    ) -> Result<StepResult, Step> {
+        resident.step(call, input).map_err(|failure| match failure {
             GuestFailure::Timeout => {
                 eprintln!("portico-wasi: the guest ran out of time; instance replaced");
                 closing(503, now)
@@ -155,6 +165,15 @@ enum Opened {
 
 impl Handler for WasiHandler {
     type Conn = WasiConn;
+    type Worker = WasiWorker;
+
+    /// A worker steps its connections on an instance of its own: no pool
+    /// lock per step. A step that runs into its time limit (1 s) holds up
+    /// the other connections of that worker for as long, no longer; the
+    /// instance is then replaced.
+    fn worker(&self) -> WasiWorker {
+        WasiWorker(Resident::new(Arc::clone(&self.sandbox)))
+    }
 
     fn site(&self) -> &Site {
         &self.site
@@ -164,10 +183,17 @@ impl Handler for WasiHandler {
         WasiConn { state: [0; STATE_LEN], wake_at: None, awaiting_head: true }
     }
 
-    fn step(&self, conn: &mut WasiConn, input: &[u8], now: Now, timed_out: bool) -> Step {
+    fn step(
+        &self,
+        WasiWorker(resident): &mut WasiWorker,
+        conn: &mut WasiConn,
+        input: &[u8],
+        now: Now,
+        timed_out: bool,
+    ) -> Step {
         let mut call = Call::new(conn.state, now.wall, now.mono);
         call.timed_out = timed_out;
-        let first = match self.call(&call, input, now) {
+        let first = match self.call(resident, &call, input, now) {
             Ok(result) => result,
             Err(step) => return step,
         };
@@ -177,7 +203,7 @@ impl Handler for WasiHandler {
             // the host found; at most once.
             Acted::Refused(refusal) => {
                 call.refused = Some(refusal);
-                let second = match self.call(&call, input, now) {
+                let second = match self.call(resident, &call, input, now) {
                     Ok(result) => result,
                     Err(step) => return step,
                 };

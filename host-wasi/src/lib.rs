@@ -15,7 +15,7 @@ mod handler;
 mod readonly;
 mod sandbox;
 
-pub use handler::WasiHandler;
+pub use handler::{WasiConn, WasiHandler, WasiWorker};
 pub use sandbox::MEMORY_LIMIT;
 
 /// The guest module built by build.rs from `guest/`.

@@ -109,6 +109,14 @@ impl Lease<'_> {
     }
 }
 
+impl Lease<'_> {
+    /// The instance, for a [`Resident`] that counts it from now on.
+    fn detach(mut self) -> Option<Instance> {
+        self.kept = true;
+        self.instance.take()
+    }
+}
+
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
         if self.kept {
@@ -118,6 +126,61 @@ impl Drop for Lease<'_> {
         self.instance = None;
         self.sandbox.lock().live -= 1;
         self.sandbox.released.notify_one();
+    }
+}
+
+/// The instance a worker thread keeps for itself: taken from the pool at
+/// its first step and held, so a step takes no lock but the site
+/// generation's. Replaced when it fails or the site was reloaded; given
+/// back (its slot counted free) when the worker ends.
+pub(crate) struct Resident {
+    sandbox: Arc<Sandbox>,
+    instance: Option<Instance>,
+}
+
+impl std::fmt::Debug for Resident {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resident").field("held", &self.instance.is_some()).finish()
+    }
+}
+
+impl Resident {
+    pub(crate) fn new(sandbox: Arc<Sandbox>) -> Self {
+        Self { sandbox, instance: None }
+    }
+
+    /// Run one step on this worker's instance. On failure the instance is
+    /// dropped (its memory may be half-updated); the next step gets a
+    /// fresh one.
+    pub(crate) fn step(&mut self, call: &Call, input: &[u8]) -> Result<StepResult, GuestFailure> {
+        let generation = self.sandbox.generation();
+        if self.instance.as_ref().is_some_and(|held| held.generation != generation) {
+            self.release();
+        }
+        if self.instance.is_none() {
+            self.instance = self.sandbox.acquire(input.len())?.detach();
+        }
+        let Some(instance) = self.instance.as_mut() else {
+            return Err(GuestFailure::Fault(anyhow!("no instance")));
+        };
+        let result = instance.call(call, input);
+        if result.is_err() {
+            self.release();
+        }
+        result
+    }
+
+    fn release(&mut self) {
+        if self.instance.take().is_some() {
+            self.sandbox.lock().live -= 1;
+            self.sandbox.released.notify_one();
+        }
+    }
+}
+
+impl Drop for Resident {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
@@ -198,23 +261,6 @@ impl Sandbox {
             })?
             .keep();
         Ok(sandbox)
-    }
-
-    /// Run one step on a pooled instance. On failure the instance is
-    /// dropped; the next call gets a fresh one.
-    pub(crate) fn step(&self, call: &Call, input: &[u8]) -> Result<StepResult, GuestFailure> {
-        let mut lease = self.acquire(input.len())?;
-        let result = lease.instance.as_mut().map(|instance| instance.call(call, input));
-        match result {
-            Some(Ok(outcome)) => {
-                lease.keep();
-                Ok(outcome)
-            }
-            // Dropping the lease drops the instance: its memory may be
-            // half-updated.
-            Some(Err(failure)) => Err(failure),
-            None => Err(GuestFailure::Fault(anyhow!("no instance"))),
-        }
     }
 
     /// Configure instances made from now on with `site`, and drop the

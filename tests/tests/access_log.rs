@@ -161,7 +161,11 @@ fn long_request_lines_are_cut(host: Host) {
 
 fn refused_connection_is_logged(host: Host) {
     let server = Server::start_with(host, &static_root(), &["--max-connections", "1"]);
-    let mut held = send(&server, &get("/style.css"));
+    // Answered, then halfway through its next head: busy, so the next
+    // connection cannot take its place and is refused.
+    let mut bytes = get("/style.css");
+    bytes.extend_from_slice(b"GET / HTTP/1.1\r\nHost: x\r\n");
+    let mut held = send(&server, &bytes);
     assert_eq!(held.next(false).unwrap().status, 200);
     // The 200 is logged after it is sent: wait, or the 503 may come first.
     assert_eq!(server.wait_for_log(1).len(), 1);
@@ -171,7 +175,7 @@ fn refused_connection_is_logged(host: Host) {
     assert_eq!(lines.len(), 2, "{lines:?}");
     let (_, request, status, _) = parse(&lines[1]);
     assert_eq!((request.as_str(), status.as_str()), ("-", "503"));
-    held.stream().write_all(&get("/")).unwrap();
+    held.stream().write_all(b"\r\n").unwrap();
     assert_eq!(held.next(false).unwrap().status, 200);
 }
 

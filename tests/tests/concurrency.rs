@@ -68,17 +68,21 @@ fn hundred_ureq_clients_at_once(host: Host) {
     }
 }
 
-fn connections_beyond_the_cap_get_503(host: Host) {
+/// A connection the server holds busy: answered once (so it is surely
+/// admitted), then halfway through its next request head (so it is not
+/// idle, and no new connection may close it).
+fn busy(server: &Server) -> ResponseReader {
+    let mut reader = ResponseReader::new(server.connect());
+    let mut bytes = get("/style.css");
+    bytes.extend_from_slice(b"GET / HTTP/1.1\r\nHost: x\r\n");
+    reader.stream().write_all(&bytes).unwrap();
+    assert_eq!(reader.next(false).unwrap().status, 200);
+    reader
+}
+
+fn connections_beyond_the_cap_get_503_when_none_is_idle(host: Host) {
     let server = Server::start_with(host, &static_root(), &["--max-connections", "2"]);
-    // Two admitted connections: each answered once, so both are registered.
-    let mut held: Vec<ResponseReader> = (0..2)
-        .map(|_| {
-            let mut reader = ResponseReader::new(server.connect());
-            reader.stream().write_all(&get("/style.css")).unwrap();
-            assert_eq!(reader.next(false).unwrap().status, 200);
-            reader
-        })
-        .collect();
+    let mut held: Vec<ResponseReader> = (0..2).map(|_| busy(&server)).collect();
     let mut third = ResponseReader::new(server.connect());
     let response = third.next(false).expect("a 503, not silence");
     assert_eq!(response.status, 503);
@@ -87,9 +91,9 @@ fn connections_beyond_the_cap_get_503(host: Host) {
     assert_eq!(response.header("connection"), Some("close"));
     assert_eq!(response.body.len().to_string(), response.header("content-length").unwrap());
     assert!(third.closed());
-    // The held connections still work.
+    // The held connections still work: their heads end, they are answered.
     for reader in &mut held {
-        reader.stream().write_all(&get("/")).unwrap();
+        reader.stream().write_all(b"\r\n").unwrap();
         assert_eq!(reader.next(false).unwrap().status, 200);
     }
     // Once one closes, a new connection is admitted.
@@ -108,11 +112,40 @@ fn connections_beyond_the_cap_get_503(host: Host) {
     assert!(admitted.is_some(), "no connection admitted after one closed");
 }
 
+fn at_the_cap_a_new_connection_closes_the_longest_idle_one(host: Host) {
+    // One worker: each worker closes the longest-idle of its own
+    // connections, so with one the order is exact.
+    let args = ["--max-connections", "2", "--workers", "1"];
+    let server = Server::start_with(host, &static_root(), &args);
+    let answered = |reader: &mut ResponseReader| {
+        reader.stream().write_all(&get("/style.css")).unwrap();
+        assert_eq!(reader.next(false).unwrap().status, 200);
+    };
+    let mut oldest = ResponseReader::new(server.connect());
+    answered(&mut oldest);
+    let mut newer = ResponseReader::new(server.connect());
+    answered(&mut newer);
+    answered(&mut oldest);
+    // `newer` has now been idle longest: the third connection takes its
+    // place instead of being refused.
+    let mut third = ResponseReader::new(server.connect());
+    answered(&mut third);
+    assert!(newer.closed(), "the longest-idle connection was closed");
+    answered(&mut oldest);
+    answered(&mut third);
+    // A connection that has sent nothing yet is idle too: it takes the
+    // place of `oldest`, and is then newer than `third`.
+    let mut silent = ResponseReader::new(server.connect());
+    assert!(oldest.closed(), "the longest-idle connection was closed");
+    let mut fourth = ResponseReader::new(server.connect());
+    answered(&mut fourth);
+    assert!(third.closed(), "the longest-idle connection was closed");
+    answered(&mut silent);
+}
+
 fn refused_client_that_already_sent_a_request_reads_the_503(host: Host) {
     let server = Server::start_with(host, &static_root(), &["--max-connections", "1"]);
-    let mut held = ResponseReader::new(server.connect());
-    held.stream().write_all(&get("/style.css")).unwrap();
-    assert_eq!(held.next(false).unwrap().status, 200);
+    let _held = busy(&server);
     // A client sends its request right away, as clients do. The server
     // closes without reading it; the 503 must still reach the client.
     for attempt in 0..20 {
@@ -161,7 +194,8 @@ fn stalled_clients_do_not_block_others(host: Host) {
 portico_tests::for_each_host!(
     hundred_keep_alive_clients_at_once,
     hundred_ureq_clients_at_once,
-    connections_beyond_the_cap_get_503,
+    connections_beyond_the_cap_get_503_when_none_is_idle,
+    at_the_cap_a_new_connection_closes_the_longest_idle_one,
     refused_client_that_already_sent_a_request_reads_the_503,
     stalled_clients_do_not_block_others,
 );

@@ -1,0 +1,799 @@
+//! One worker thread: a readiness loop (mio, edge-triggered epoll on
+//! Linux) over non-blocking sockets. It accepts from the shared listener,
+//! reads, steps the handler, writes responses that resume where they
+//! stopped, and keeps every connection's deadline in one timer heap.
+//! Nothing in it blocks but `poll`.
+//!
+//! ```text
+//! poll ─▶ listener ready ─▶ accept ─▶ admit (at the cap: close the longest-idle, else 503)
+//!      ─▶ connection ready ─▶ drive: write what is pending ─▶ step ─▶ read ─▶ step … until it waits
+//!      ─▶ timers due ─▶ the core's deadline (step with timed_out), a send timeout, a linger's end
+//! ```
+//!
+//! Memory per connection: an idle one (between requests, or before its
+//! first byte) holds its socket, the core's state and a few words of
+//! bookkeeping; input is read into the worker's one buffer, and only the
+//! bytes not yet consumed (a head cut by a packet boundary, a pipelined
+//! request behind a response that is still being written) are copied out
+//! to the connection.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::{self, Read as _};
+use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::os::fd::AsRawFd as _;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context as _;
+use mio::net::{TcpListener, TcpStream};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
+use portico_core::{Moment, Response, Segment};
+use slab::Slab;
+use socket2::SockRef;
+
+use crate::access_log::Entry;
+use crate::handler::{Handler, Now, Step};
+use crate::server::{Config, Shared};
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const WAKER: Token = Token(usize::MAX - 2);
+
+/// After the last response, how long and how much to keep reading before
+/// closing, so unread request bytes do not turn the close into a reset that
+/// destroys the response before the client reads it (as Apache's and
+/// nginx's "lingering close").
+const LINGER_TIME: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 1 << 20;
+
+/// Connections a worker accepts before it looks at its other events:
+/// every worker is woken by a new connection, and the first awake takes
+/// one, so a burst of connects spreads over the workers.
+const ACCEPT_BATCH: usize = 1;
+
+/// After `accept` fails for want of file descriptors, how long the worker
+/// stops accepting (the listener stays ready, so it would spin).
+const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
+
+/// How often stderr may say that the cap or the file limit binds.
+const REPORT_EVERY: Duration = Duration::from_secs(5);
+
+/// Free heads kept for reuse, so a response costs no allocation for it.
+const SPARE_HEADS: usize = 64;
+
+/// A slot index that is no connection (the ends of the idle list).
+const NIL: usize = usize::MAX;
+
+/// Run one worker until shutdown has drained its connections.
+pub(crate) fn run<H: Handler>(
+    handler: &H,
+    listener: Arc<TcpListener>,
+    shared: &Shared,
+    config: &Config,
+) -> anyhow::Result<()> {
+    let poll = Poll::new().context("cannot create a poll instance")?;
+    let waker = Waker::new(poll.registry(), WAKER).context("cannot create a waker")?;
+    shared.add_waker(Arc::new(waker));
+    poll.registry()
+        .register(&mut SourceFd(&listener.as_raw_fd()), LISTENER, Interest::READABLE)
+        .context("cannot watch the listening socket")?;
+    let mut worker = Worker {
+        handler,
+        state: handler.worker(),
+        shared,
+        config,
+        poll,
+        listener: Some(listener),
+        accept_ready: true,
+        accept_paused: None,
+        conns: Slab::new(),
+        timers: BinaryHeap::new(),
+        idle: Idle { head: NIL, tail: NIL },
+        scratch: vec![0; handler.buffer_size().max(1024)],
+        spare_heads: Vec::new(),
+        serial: 0,
+        drain_until: None,
+        last_report: None,
+    };
+    worker.run()
+}
+
+struct Worker<'a, H: Handler> {
+    handler: &'a H,
+    state: H::Worker,
+    shared: &'a Shared,
+    config: &'a Config,
+    poll: Poll,
+    /// `None` once shutdown began: the last worker to let it go closes
+    /// the listening socket, so new clients are refused at once.
+    listener: Option<Arc<TcpListener>>,
+    /// The listener may hold connections (edge-triggered: it does not say
+    /// so again until a new one arrives).
+    accept_ready: bool,
+    accept_paused: Option<Instant>,
+    conns: Slab<Conn<H::Conn>>,
+    /// Deadlines, earliest first: (when, slot, the serial of the
+    /// connection it was set for). Entries of closed connections, or for
+    /// deadlines since moved later, are skipped when they come up; a
+    /// connection adds one only when its deadline moves earlier than the
+    /// one it has in the heap, so an idle deadline pushed back after each
+    /// request costs nothing here.
+    timers: BinaryHeap<Reverse<(Moment, usize, u64)>>,
+    idle: Idle,
+    /// Where every read lands (the longest head the site accepts).
+    scratch: Vec<u8>,
+    spare_heads: Vec<Vec<u8>>,
+    serial: u64,
+    drain_until: Option<Instant>,
+    last_report: Option<Instant>,
+}
+
+/// The idle connections, longest-idle first: a list threaded through the
+/// slots, so joining, leaving and taking the oldest are O(1).
+struct Idle {
+    head: usize,
+    tail: usize,
+}
+
+struct Conn<C> {
+    stream: TcpStream,
+    peer: IpAddr,
+    proto: C,
+    /// Tells this connection from a later one in the same slot.
+    serial: u64,
+    /// Input not consumed yet, kept between readiness events.
+    pending: Vec<u8>,
+    out: Option<Outgoing>,
+    lingering: Option<usize>,
+    /// The socket may hold unread bytes (edge-triggered: set by an event,
+    /// cleared by a read that did not fill its buffer).
+    readable: bool,
+    /// The peer shut down its side (EPOLLRDHUP): a short read no longer
+    /// means the socket is empty, the end of input is still to be read.
+    read_closed: bool,
+    /// Its deadline passed: the next step is told.
+    timed_out: bool,
+    /// The handler has not seen the input as it is (new bytes, a
+    /// response finished): step before reading.
+    fresh: bool,
+    /// The first step that saw a byte of the request being read.
+    began: Option<Moment>,
+    deadline: Option<Moment>,
+    /// The earliest entry this connection has in the timer heap.
+    scheduled: Option<Moment>,
+    prev: usize,
+    next: usize,
+    listed: bool,
+}
+
+/// A response being written: where it stands, so a write that would
+/// block resumes at the same byte when the socket has room.
+struct Outgoing {
+    /// The head, and when the body is only bytes, the body after it: one
+    /// write for a whole small response.
+    head: Vec<u8>,
+    response: Response<std::fs::File>,
+    /// Pieces to write: the head, then each body segment (none when the
+    /// body was gathered into `head`).
+    pieces: usize,
+    /// The piece being written, and how far into it.
+    at: usize,
+    pos: u64,
+    /// Bytes written in all (head included), and the body bytes promised.
+    sent: u64,
+    head_len: u64,
+    consumed: usize,
+    when: SystemTime,
+}
+
+/// What a connection does after a drive.
+enum Next {
+    /// Wait for readiness or its deadline.
+    Wait,
+    /// Shut down writes and drain input, then close.
+    Linger,
+    /// Close now.
+    Close,
+}
+
+enum Wrote {
+    Done,
+    /// The socket is full; `progressed`: some bytes went before it filled.
+    Blocked {
+        progressed: bool,
+    },
+}
+
+impl<H: Handler> Worker<'_, H> {
+    fn run(&mut self) -> anyhow::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            if self.shared.stopping() && self.drain_until.is_none() {
+                self.begin_shutdown();
+            }
+            if let Some(until) = self.drain_until {
+                if self.conns.is_empty() {
+                    return Ok(());
+                }
+                if Instant::now() >= until {
+                    eprintln!("portico: {} connection(s) still open at shutdown", self.conns.len());
+                    return Ok(());
+                }
+            }
+            let timeout = self.poll_timeout();
+            if let Err(error) = self.poll.poll(&mut events, timeout) {
+                if error.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(error).context("poll failed");
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept_ready = true,
+                    WAKER => {}
+                    Token(key) => {
+                        if let Some(conn) = self.conns.get_mut(key) {
+                            if event.is_readable() || event.is_read_closed() || event.is_error() {
+                                conn.readable = true;
+                            }
+                            conn.read_closed |= event.is_read_closed() || event.is_error();
+                            self.drive(key);
+                        }
+                    }
+                }
+            }
+            self.accept();
+            self.expire();
+        }
+    }
+
+    /// How long poll may sleep: until the next deadline, not at all while
+    /// connections wait in the listener.
+    fn poll_timeout(&self) -> Option<Duration> {
+        let can_accept = self.listener.is_some()
+            && self.accept_ready
+            && self.accept_paused.is_none_or(|until| Instant::now() >= until);
+        if can_accept {
+            return Some(Duration::ZERO);
+        }
+        let now = Now::current().mono;
+        let timer = self.timers.peek().map(|Reverse((at, ..))| at.saturating_duration_since(now));
+        let paused =
+            self.accept_paused.map(|until| until.saturating_duration_since(Instant::now()));
+        let drain = self.drain_until.map(|until| until.saturating_duration_since(Instant::now()));
+        [timer, paused, drain].into_iter().flatten().min()
+    }
+
+    fn accept(&mut self) {
+        let Some(listener) = self.listener.clone() else { return };
+        if !self.accept_ready || self.accept_paused.is_some_and(|until| Instant::now() < until) {
+            return;
+        }
+        self.accept_paused = None;
+        for _ in 0..ACCEPT_BATCH {
+            match listener.accept() {
+                Ok((stream, peer)) => self.admit(stream, peer),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.accept_ready = false;
+                    return;
+                }
+                Err(error) if is_transient(&error) => {}
+                Err(error) => {
+                    // Out of file descriptors, say: the listener stays
+                    // ready, so back off instead of spinning.
+                    if self.may_report() {
+                        eprintln!("portico: accept failed: {error}");
+                    }
+                    self.accept_paused = Some(Instant::now() + ACCEPT_PAUSE);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+        let open = self.shared.open.fetch_add(1, Ordering::AcqRel) + 1;
+        if open > self.config.max_connections && !self.evict() {
+            self.shared.open.fetch_sub(1, Ordering::AcqRel);
+            self.shared.refused.fetch_add(1, Ordering::Relaxed);
+            return refuse(stream, peer, self.shared);
+        }
+        let entry = self.conns.vacant_entry();
+        let key = entry.key();
+        let registered = self.poll.registry().register(
+            &mut stream,
+            Token(key),
+            Interest::READABLE | Interest::WRITABLE,
+        );
+        if registered.is_err() {
+            self.shared.open.fetch_sub(1, Ordering::AcqRel);
+            return;
+        }
+        self.serial += 1;
+        entry.insert(Conn {
+            stream,
+            peer: peer.ip().to_canonical(),
+            proto: self.handler.connect(),
+            serial: self.serial,
+            pending: Vec::new(),
+            out: None,
+            lingering: None,
+            // Clients send their request right after connecting: it is
+            // often here already, which saves a trip through poll.
+            readable: true,
+            read_closed: false,
+            timed_out: false,
+            fresh: true,
+            began: None,
+            deadline: None,
+            scheduled: None,
+            prev: NIL,
+            next: NIL,
+            listed: false,
+        });
+        self.drive(key);
+    }
+
+    /// Close the longest-idle connection of this worker to make room (as
+    /// nginx reuses its keep-alive connections when it runs out). False if
+    /// none is idle.
+    fn evict(&mut self) -> bool {
+        let oldest = self.idle.head;
+        if oldest == NIL {
+            return false;
+        }
+        self.close(oldest);
+        let evicted = self.shared.evicted.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.may_report() {
+            eprintln!(
+                "portico: at the connection cap ({}): closing the longest-idle connections \
+                 to admit new ones ({evicted} so far)",
+                self.config.max_connections
+            );
+        }
+        true
+    }
+
+    fn may_report(&mut self) -> bool {
+        let now = Instant::now();
+        if self.last_report.is_some_and(|at| now.duration_since(at) < REPORT_EVERY) {
+            return false;
+        }
+        self.last_report = Some(now);
+        true
+    }
+
+    /// Move a connection as far as it goes without waiting: finish the
+    /// response being written, step the handler over what is buffered,
+    /// read more while it needs more and the socket has it.
+    fn drive(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else { return };
+        if conn.lingering.is_some() {
+            return self.linger(key);
+        }
+        let scratch = &mut self.scratch;
+        let mut end = conn.pending.len().min(scratch.len());
+        scratch[..end].copy_from_slice(&conn.pending[..end]);
+        conn.pending.clear();
+        let mut start = 0;
+        let stopping = self.shared.stopping();
+        // The input (or the state) changed since the handler last said it
+        // needs more: step before reading.
+        let mut fresh = std::mem::take(&mut conn.fresh);
+        let next = loop {
+            if let Some(out) = conn.out.as_mut() {
+                match write_out(&conn.stream, out) {
+                    Ok(Wrote::Done) => {
+                        let Some(out) = conn.out.take() else { break Next::Close };
+                        log(self.shared, conn, &out, &scratch[start..end]);
+                        start += out.consumed.min(end - start);
+                        conn.began = None;
+                        fresh = true;
+                        let keep_alive = out.response.keep_alive();
+                        if self.spare_heads.len() < SPARE_HEADS {
+                            self.spare_heads.push(out.head);
+                        }
+                        if !keep_alive || stopping {
+                            break Next::Linger;
+                        }
+                        continue;
+                    }
+                    Ok(Wrote::Blocked { progressed }) => {
+                        if progressed || conn.deadline.is_none() {
+                            let now = Now::current().mono;
+                            conn.deadline = Some(now.saturating_add(self.config.send_timeout));
+                        }
+                        break Next::Wait;
+                    }
+                    Err(_) => {
+                        if let Some(out) = conn.out.take() {
+                            log(self.shared, conn, &out, &scratch[start..end]);
+                        }
+                        break Next::Close;
+                    }
+                }
+            }
+            let woke = std::mem::take(&mut conn.timed_out);
+            if fresh || woke {
+                fresh = false;
+                let now = Now::current();
+                if conn.began.is_none() && start < end {
+                    conn.began = Some(now.mono);
+                }
+                let input = &scratch[start..end];
+                match self.handler.step(&mut self.state, &mut conn.proto, input, now, woke) {
+                    Step::NeedMore => {}
+                    Step::Discard(n) => {
+                        start += n.min(end - start);
+                        if start == end {
+                            // Blank lines or a body skipped: the next
+                            // request's time starts with its own bytes.
+                            conn.began = None;
+                        }
+                        fresh = true;
+                        continue;
+                    }
+                    Step::Respond { consumed, response } => {
+                        let head = self.spare_heads.pop().unwrap_or_default();
+                        conn.out = Some(Outgoing::new(head, response, consumed, now.wall));
+                        conn.deadline = None;
+                        continue;
+                    }
+                    // An idle connection that timed out has nothing unread
+                    // to drain; any other close may.
+                    Step::Close if woke => break Next::Close,
+                    Step::Close => break Next::Linger,
+                }
+            }
+            // The handler needs more input.
+            if stopping && start == end && self.handler.awaiting_head(&conn.proto) {
+                break Next::Close;
+            }
+            if !conn.readable {
+                break Next::Wait;
+            }
+            scratch.copy_within(start..end, 0);
+            end -= start;
+            start = 0;
+            if end == scratch.len() {
+                // The handler wants more than its own buffer size allows:
+                // a handler bug, not the client's fault.
+                break Next::Close;
+            }
+            match (&conn.stream).read(&mut scratch[end..]) {
+                Ok(0) => break Next::Close,
+                Ok(n) => {
+                    // A read that did not fill the buffer emptied the
+                    // socket: the next bytes bring an event.
+                    conn.readable = end + n == scratch.len() || conn.read_closed;
+                    end += n;
+                    fresh = true;
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    conn.readable = false;
+                    break Next::Wait;
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break Next::Close,
+            }
+        };
+        if matches!(next, Next::Wait) && conn.out.is_none() {
+            // The connection always arms a deadline while it waits; a
+            // handler that armed none still does not wait for ever.
+            let wait = self.handler.poll_timeout(&conn.proto);
+            let idle = self.handler.site().limits.idle_timeout;
+            conn.deadline = Some(wait.unwrap_or_else(|| Now::current().mono.saturating_add(idle)));
+        }
+        conn.pending.extend_from_slice(&scratch[start..end]);
+        if conn.pending.is_empty() && conn.pending.capacity() > 4096 {
+            conn.pending = Vec::new();
+        }
+        match next {
+            Next::Wait => self.wait(key),
+            Next::Linger => self.begin_linger(key),
+            Next::Close => self.close(key),
+        }
+    }
+
+    /// The connection waits: its deadline into the heap, and into the idle
+    /// list if it is idle.
+    fn wait(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else { return };
+        let idle = conn.out.is_none()
+            && conn.lingering.is_none()
+            && conn.pending.is_empty()
+            && self.handler.awaiting_head(&conn.proto);
+        if let Some(at) = conn.deadline
+            && conn.scheduled.is_none_or(|scheduled| at < scheduled)
+        {
+            conn.scheduled = Some(at);
+            self.timers.push(Reverse((at, key, conn.serial)));
+        }
+        self.unlist(key);
+        if idle {
+            self.list(key);
+        }
+    }
+
+    fn begin_linger(&mut self, key: usize) {
+        self.unlist(key);
+        let Some(conn) = self.conns.get_mut(key) else { return };
+        if conn.stream.shutdown(Shutdown::Write).is_err() {
+            return self.close(key);
+        }
+        conn.pending = Vec::new();
+        conn.out = None;
+        conn.lingering = Some(0);
+        conn.readable = true;
+        conn.deadline = Some(Now::current().mono.saturating_add(LINGER_TIME));
+        self.linger(key);
+    }
+
+    /// Read and drop what the client still sends until it closes, or
+    /// [`LINGER_TIME`] or [`LINGER_BYTES`] runs out.
+    fn linger(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else { return };
+        let drained = conn.lingering.get_or_insert(0);
+        loop {
+            if *drained >= LINGER_BYTES {
+                return self.close(key);
+            }
+            match (&conn.stream).read(&mut self.scratch) {
+                Ok(0) => return self.close(key),
+                Ok(n) => *drained += n,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.close(key),
+            }
+        }
+        self.wait(key);
+    }
+
+    fn close(&mut self, key: usize) {
+        self.unlist(key);
+        if self.conns.try_remove(key).is_some() {
+            self.shared.open.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Act on every deadline that has passed.
+    fn expire(&mut self) {
+        let now = Now::current().mono;
+        while let Some(&Reverse((at, key, serial))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(conn) = self.conns.get_mut(key) else { continue };
+            if conn.serial != serial {
+                continue;
+            }
+            conn.scheduled = None;
+            match conn.deadline {
+                Some(deadline) if deadline <= now => {}
+                // Moved later since: back in the heap at its new time.
+                Some(_) => {
+                    self.wait(key);
+                    continue;
+                }
+                None => continue,
+            }
+            conn.deadline = None;
+            if conn.lingering.is_some() {
+                self.close(key);
+            } else if let Some(out) = conn.out.take() {
+                // The client took nothing for the send timeout.
+                self.shared.send_timeouts.fetch_add(1, Ordering::Relaxed);
+                log(self.shared, conn, &out, &[]);
+                self.close(key);
+            } else {
+                conn.timed_out = true;
+                self.drive(key);
+            }
+        }
+    }
+
+    /// Stop accepting; close the connections with nothing to finish.
+    fn begin_shutdown(&mut self) {
+        self.drain_until = Some(Instant::now() + self.config.drain_timeout);
+        if let Some(listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut SourceFd(&listener.as_raw_fd()));
+        }
+        let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
+        for key in keys {
+            // An idle connection closes at once; one reading a request or
+            // writing a response finishes it first.
+            self.drive(key);
+        }
+    }
+
+    fn list(&mut self, key: usize) {
+        let tail = self.idle.tail;
+        let Some(conn) = self.conns.get_mut(key) else { return };
+        conn.listed = true;
+        conn.prev = tail;
+        conn.next = NIL;
+        match self.conns.get_mut(tail) {
+            Some(last) => last.next = key,
+            None => self.idle.head = key,
+        }
+        self.idle.tail = key;
+    }
+
+    fn unlist(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else { return };
+        if !conn.listed {
+            return;
+        }
+        conn.listed = false;
+        let (prev, next) = (conn.prev, conn.next);
+        match self.conns.get_mut(prev) {
+            Some(before) => before.next = next,
+            None => self.idle.head = next,
+        }
+        match self.conns.get_mut(next) {
+            Some(after) => after.prev = prev,
+            None => self.idle.tail = prev,
+        }
+    }
+}
+
+impl Outgoing {
+    fn new(
+        mut head: Vec<u8>,
+        response: Response<std::fs::File>,
+        consumed: usize,
+        when: SystemTime,
+    ) -> Self {
+        head.clear();
+        response.write_head(&mut head);
+        let head_len = head.len() as u64;
+        let body = response.body();
+        // A body of bytes only (an error page, a listing) joins the head:
+        // one write sends the whole response.
+        let pieces = if body.handle().is_none() {
+            for segment in body.segments() {
+                if let Segment::Bytes(bytes) = segment {
+                    head.extend_from_slice(bytes);
+                }
+            }
+            1
+        } else {
+            1 + body.segments().count()
+        };
+        Self { head, response, pieces, at: 0, pos: 0, sent: 0, head_len, consumed, when }
+    }
+
+    /// Body bytes sent so far.
+    fn body_sent(&self) -> u64 {
+        self.sent.saturating_sub(self.head_len)
+    }
+}
+
+/// Write what the socket takes of `out`, from where it stopped. The
+/// head goes with MSG_MORE when a file follows, so the kernel sends it in
+/// one packet with the file's first bytes; file ranges go with
+/// sendfile(2) from an explicit offset. A write the socket took only
+/// part of means it is full: wait for it to drain rather than ask again.
+/// A file that ends before the length promised is an error: the
+/// connection must close rather than leave the client waiting.
+fn write_out(stream: &TcpStream, out: &mut Outgoing) -> io::Result<Wrote> {
+    let mut progressed = false;
+    while out.at < out.pieces {
+        let more = out.at + 1 < out.pieces;
+        let pos = usize::try_from(out.pos).unwrap_or(usize::MAX);
+        let (piece_len, asked, result) = if out.at == 0 {
+            let bytes = out.head.get(pos..).unwrap_or(&[]);
+            (out.head.len() as u64, bytes.len() as u64, send(stream, bytes, more))
+        } else {
+            match out.response.body().segments().nth(out.at - 1) {
+                Some(Segment::Bytes(all)) => {
+                    let bytes = all.get(pos..).unwrap_or(&[]);
+                    (all.len() as u64, bytes.len() as u64, send(stream, bytes, more))
+                }
+                Some(Segment::File { offset, len }) => {
+                    let file = out.response.body().handle().ok_or(io::ErrorKind::InvalidInput)?;
+                    // sendfile moves at most 0x7ffff000 bytes a call.
+                    let chunk = len.saturating_sub(out.pos).min(1 << 30);
+                    let result = send_file(stream, file, offset + out.pos, chunk);
+                    if matches!(result, Ok(0)) {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "file shrank while sent",
+                        ));
+                    }
+                    (len, chunk, result)
+                }
+                None => return Err(io::ErrorKind::InvalidInput.into()),
+            }
+        };
+        match result {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                let n = n as u64;
+                out.pos += n;
+                out.sent += n;
+                progressed = true;
+                if out.pos >= piece_len {
+                    out.at += 1;
+                    out.pos = 0;
+                } else if n < asked {
+                    return Ok(Wrote::Blocked { progressed });
+                }
+            }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                return Ok(Wrote::Blocked { progressed });
+            }
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(Wrote::Done)
+}
+
+fn send(stream: &TcpStream, bytes: &[u8], more: bool) -> io::Result<usize> {
+    let flags = if more { libc::MSG_MORE } else { 0 };
+    SockRef::from(stream).send_with_flags(bytes, flags)
+}
+
+/// `len` bytes of `file` from `offset` with sendfile(2): the body goes from
+/// the page cache to the socket without passing through this process.
+fn send_file(stream: &TcpStream, file: &std::fs::File, offset: u64, len: u64) -> io::Result<usize> {
+    let mut offset = offset;
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    rustix::fs::sendfile(stream, file, Some(&mut offset), len).map_err(io::Error::from)
+}
+
+fn log<C>(shared: &Shared, conn: &Conn<C>, out: &Outgoing, input: &[u8]) {
+    let Some(log) = &shared.log else { return };
+    let now = Now::current().mono;
+    log.log(&Entry {
+        peer: conn.peer,
+        when: out.when,
+        input,
+        status: out.response.status(),
+        bytes: out.body_sent(),
+        duration: now.saturating_duration_since(conn.began.unwrap_or(now)),
+    });
+}
+
+fn is_transient(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::Interrupted
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// At the cap with no idle connection to close: a 503 right away beats
+/// leaving the client in the backlog. The socket is new, so its buffer
+/// takes the small answer whole; what the client already sent is read
+/// first, so the close is not a reset that destroys the answer.
+fn refuse(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
+    let now = Now::current();
+    let response = portico_core::closing_response::<()>(503, now.wall);
+    let mut bytes = response.head_bytes();
+    for segment in response.body().segments() {
+        if let Segment::Bytes(body) = segment {
+            bytes.extend_from_slice(body);
+        }
+    }
+    let mut scratch = [0u8; 4096];
+    let _ = (&stream).read(&mut scratch);
+    let _ = send(&stream, &bytes, false);
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = (&stream).read(&mut scratch);
+    if let Some(log) = &shared.log {
+        log.log(&Entry {
+            peer: peer.ip().to_canonical(),
+            when: now.wall,
+            input: b"",
+            status: 503,
+            bytes: 0,
+            duration: Duration::ZERO,
+        });
+    }
+}
