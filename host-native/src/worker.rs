@@ -36,7 +36,7 @@ use socket2::SockRef;
 
 use crate::access_log::Entry;
 use crate::handler::{Handler, Now, Step};
-use crate::server::{Config, Shared};
+use crate::server::{Config, LOOPBACK_SEND_BUFFER, Shared};
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
@@ -60,6 +60,11 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 /// How often stderr may say that the cap or the file limit binds.
 const REPORT_EVERY: Duration = Duration::from_secs(5);
 
+/// Bytes one connection may write before the worker turns to its other
+/// connections: a fast client taking a large file (a local proxy, say)
+/// would otherwise hold the loop for the whole file.
+const WRITE_BUDGET: u64 = 2 << 20;
+
 /// Free heads kept for reuse, so a response costs no allocation for it.
 const SPARE_HEADS: usize = 64;
 
@@ -79,7 +84,11 @@ pub(crate) fn run<H: Handler>(
     poll.registry()
         .register(&mut SourceFd(&listener.as_raw_fd()), LISTENER, Interest::READABLE)
         .context("cannot watch the listening socket")?;
+    // Connections from this machine to a listener that is not on loopback
+    // get the loopback send buffer one by one.
+    let local = listener.local_addr().context("cannot read the listening address")?;
     let mut worker = Worker {
+        tune_local_peers: !local.ip().is_loopback(),
         handler,
         state: handler.worker(),
         shared,
@@ -93,6 +102,7 @@ pub(crate) fn run<H: Handler>(
         idle: Idle { head: NIL, tail: NIL },
         scratch: vec![0; handler.buffer_size().max(1024)],
         spare_heads: Vec::new(),
+        again: Vec::new(),
         serial: 0,
         drain_until: None,
         last_report: None,
@@ -106,6 +116,8 @@ struct Worker<'a, H: Handler> {
     shared: &'a Shared,
     config: &'a Config,
     poll: Poll,
+    /// Set `LOOPBACK_SEND_BUFFER` on each connection from a local peer.
+    tune_local_peers: bool,
     /// `None` once shutdown began: the last worker to let it go closes
     /// the listening socket, so new clients are refused at once.
     listener: Option<Arc<TcpListener>>,
@@ -125,6 +137,9 @@ struct Worker<'a, H: Handler> {
     /// Where every read lands (the longest head the site accepts).
     scratch: Vec<u8>,
     spare_heads: Vec<Vec<u8>>,
+    /// Connections that yielded with more to write: driven again after
+    /// the others had their turn, without waiting for an event.
+    again: Vec<(usize, u64)>,
     serial: u64,
     drain_until: Option<Instant>,
     last_report: Option<Instant>,
@@ -200,6 +215,9 @@ enum Next {
 
 enum Wrote {
     Done,
+    /// The connection used its share of this loop iteration; the socket
+    /// may take more.
+    Yield,
     /// The socket is full; `progressed`: some bytes went before it filled.
     Blocked {
         progressed: bool,
@@ -246,6 +264,11 @@ impl<H: Handler> Worker<'_, H> {
             }
             self.accept();
             self.expire();
+            for (key, serial) in std::mem::take(&mut self.again) {
+                if self.conns.get(key).is_some_and(|conn| conn.serial == serial) {
+                    self.drive(key);
+                }
+            }
         }
     }
 
@@ -255,7 +278,7 @@ impl<H: Handler> Worker<'_, H> {
         let can_accept = self.listener.is_some()
             && self.accept_ready
             && self.accept_paused.is_none_or(|until| Instant::now() >= until);
-        if can_accept {
+        if can_accept || !self.again.is_empty() {
             return Some(Duration::ZERO);
         }
         let now = Now::current().mono;
@@ -300,6 +323,10 @@ impl<H: Handler> Worker<'_, H> {
             self.shared.refused.fetch_add(1, Ordering::Relaxed);
             return refuse(stream, peer, self.shared);
         }
+        let peer_ip = peer.ip().to_canonical();
+        if self.tune_local_peers && peer_ip.is_loopback() {
+            let _ = SockRef::from(&stream).set_send_buffer_size(LOOPBACK_SEND_BUFFER);
+        }
         let entry = self.conns.vacant_entry();
         let key = entry.key();
         let registered = self.poll.registry().register(
@@ -314,7 +341,7 @@ impl<H: Handler> Worker<'_, H> {
         self.serial += 1;
         entry.insert(Conn {
             stream,
-            peer: peer.ip().to_canonical(),
+            peer: peer_ip,
             proto: self.handler.connect(),
             serial: self.serial,
             pending: Vec::new(),
@@ -399,6 +426,12 @@ impl<H: Handler> Worker<'_, H> {
                             break Next::Linger;
                         }
                         continue;
+                    }
+                    Ok(Wrote::Yield) => {
+                        let now = Now::current().mono;
+                        conn.deadline = Some(now.saturating_add(self.config.send_timeout));
+                        self.again.push((key, conn.serial));
+                        break Next::Wait;
                     }
                     Ok(Wrote::Blocked { progressed }) => {
                         if progressed || conn.deadline.is_none() {
@@ -681,7 +714,11 @@ impl Outgoing {
 /// connection must close rather than leave the client waiting.
 fn write_out(stream: &TcpStream, out: &mut Outgoing) -> io::Result<Wrote> {
     let mut progressed = false;
+    let mut budget = WRITE_BUDGET;
     while out.at < out.pieces {
+        if budget == 0 {
+            return Ok(Wrote::Yield);
+        }
         let more = out.at + 1 < out.pieces;
         let pos = usize::try_from(out.pos).unwrap_or(usize::MAX);
         let (piece_len, asked, result) = if out.at == 0 {
@@ -696,7 +733,7 @@ fn write_out(stream: &TcpStream, out: &mut Outgoing) -> io::Result<Wrote> {
                 Some(Segment::File { offset, len }) => {
                     let file = out.response.body().handle().ok_or(io::ErrorKind::InvalidInput)?;
                     // sendfile moves at most 0x7ffff000 bytes a call.
-                    let chunk = len.saturating_sub(out.pos).min(1 << 30);
+                    let chunk = len.saturating_sub(out.pos).min(1 << 30).min(budget);
                     let result = send_file(stream, file, offset + out.pos, chunk);
                     if matches!(result, Ok(0)) {
                         return Err(io::Error::new(
@@ -715,6 +752,7 @@ fn write_out(stream: &TcpStream, out: &mut Outgoing) -> io::Result<Wrote> {
                 let n = n as u64;
                 out.pos += n;
                 out.sent += n;
+                budget = budget.saturating_sub(n);
                 progressed = true;
                 if out.pos >= piece_len {
                     out.at += 1;
