@@ -24,12 +24,13 @@ fn main() {
     let rounds: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(200_000);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../static");
     let native = NativeHandler::new(RootDir::open(&root).unwrap(), Site::default());
+    let mut files = native.worker();
     let mut out = Vec::with_capacity(1024);
     let mut bytes = 0;
     for _ in 0..rounds {
         let mut conn = native.connect();
         if let Step::Respond { response, .. } =
-            native.step(&mut (), &mut conn, black_box(request), Now::current(), false)
+            native.step(&mut files, &mut conn, black_box(request), Now::current(), false)
         {
             out.clear();
             response.write_head(&mut out);

@@ -1,7 +1,13 @@
 //! The web root on the real file system, confined with cap-std.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, anyhow, bail};
 use cap_std::ambient_authority;
@@ -109,4 +115,240 @@ impl FileLookup for RootDir {
 pub fn file_id(meta: &std::fs::Metadata) -> FileId {
     use std::os::unix::fs::MetadataExt as _;
     FileId { device: meta.dev(), inode: meta.ino() }
+}
+
+/// A file as a response holds it: shared with the worker's cache of open
+/// files ([`OpenFiles`]), so a file asked for again is not opened again;
+/// a small one also keeps its bytes (see [`SharedFile::contents`]).
+#[derive(Clone, Debug)]
+pub struct SharedFile(Rc<OpenFile>);
+
+#[derive(Debug)]
+struct OpenFile {
+    file: std::fs::File,
+    len: u64,
+    modified: Option<SystemTime>,
+    contents: std::cell::OnceCell<Box<[u8]>>,
+}
+
+/// Files up to this long keep their bytes in the cache once read.
+pub const SMALL_FILE: u64 = 16 * 1024;
+
+/// How old a file's modification time must be before its bytes are kept:
+/// a file system whose timestamps are coarse (a second) could otherwise
+/// see a same-length rewrite within that second go unnoticed.
+const SETTLED: Duration = Duration::from_secs(1);
+
+impl SharedFile {
+    /// The open file, to stream from.
+    pub fn file(&self) -> &std::fs::File {
+        &self.0.file
+    }
+
+    /// The whole file's bytes if it is small ([`SMALL_FILE`]): from memory
+    /// when a request before read them, else read now (one `pread`) and
+    /// kept if the file is older than a second. `None` for a larger file.
+    /// An error if it cannot be read whole (it shrank).
+    pub fn contents(&self) -> Option<io::Result<std::borrow::Cow<'_, [u8]>>> {
+        use std::os::unix::fs::FileExt as _;
+        let open = &*self.0;
+        if open.len > SMALL_FILE {
+            return None;
+        }
+        if let Some(bytes) = open.contents.get() {
+            return Some(Ok(std::borrow::Cow::Borrowed(bytes)));
+        }
+        let mut bytes = vec![0; usize::try_from(open.len).unwrap_or(0)];
+        if let Err(error) = open.file.read_exact_at(&mut bytes, 0) {
+            return Some(Err(error));
+        }
+        let settled = open
+            .modified
+            .is_some_and(|at| SystemTime::now().duration_since(at).is_ok_and(|age| age >= SETTLED));
+        if !settled {
+            return Some(Ok(std::borrow::Cow::Owned(bytes)));
+        }
+        Some(Ok(std::borrow::Cow::Borrowed(open.contents.get_or_init(|| bytes.into()))))
+    }
+}
+
+/// Open files a worker keeps between requests, at most this many (each
+/// holds a file descriptor).
+pub const OPEN_FILES: usize = 128;
+
+/// A worker's cache of the files (and directories) it looked up, with
+/// what they were when opened: for the next request of the same path one
+/// `fstatat` tells whether the path still names that very file (same
+/// device, inode, length, modification time and kind), and if so the open
+/// handle is used again. That saves the `openat2`, `fstat` and `close` of
+/// a confined open per request.
+///
+/// Confinement still holds: the `fstatat` follows the path without
+/// cap-std's checks, but only to compare; a file is only ever served from
+/// a handle opened beneath the root, and a path that now names anything
+/// else (another file, something outside the root) misses and goes
+/// through [`RootDir`]'s confined open again. A change is seen at the
+/// next request, as without the cache, with the same blind spot as the
+/// `ETag`: a rewrite of the same length within one timestamp tick.
+#[derive(Debug)]
+pub struct OpenFiles {
+    root: Arc<RootDir>,
+    entries: RefCell<HashMap<Box<str>, Cached>>,
+}
+
+#[derive(Debug)]
+struct Cached {
+    what: Identity,
+    /// `None` for a directory.
+    file: Option<SharedFile>,
+}
+
+/// What a path named when it was opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Identity {
+    device: u64,
+    inode: u64,
+    len: u64,
+    mtime: (i64, i64),
+    /// `S_IFMT` bits.
+    kind: u32,
+}
+
+impl Identity {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        Self {
+            device: meta.dev(),
+            inode: meta.ino(),
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            kind: meta.mode() & libc::S_IFMT,
+        }
+    }
+
+    fn of_stat(stat: &rustix::fs::Stat) -> Self {
+        Self {
+            device: stat.st_dev,
+            inode: stat.st_ino,
+            len: u64::try_from(stat.st_size).unwrap_or(u64::MAX),
+            mtime: (stat.st_mtime, i64::try_from(stat.st_mtime_nsec).unwrap_or(i64::MAX)),
+            kind: stat.st_mode & libc::S_IFMT,
+        }
+    }
+
+    fn is_dir(&self) -> bool {
+        self.kind == libc::S_IFDIR
+    }
+
+    fn modified(&self) -> Option<SystemTime> {
+        let (secs, nanos) = self.mtime;
+        let nanos = Duration::from_nanos(u64::try_from(nanos).ok()?);
+        match u64::try_from(secs) {
+            Ok(secs) => UNIX_EPOCH.checked_add(Duration::from_secs(secs) + nanos),
+            Err(_) => UNIX_EPOCH
+                .checked_sub(Duration::from_secs(secs.unsigned_abs()))
+                .and_then(|t| t.checked_add(nanos)),
+        }
+    }
+
+    fn id(&self) -> FileId {
+        FileId { device: self.device, inode: self.inode }
+    }
+}
+
+impl OpenFiles {
+    /// An empty cache over `root`.
+    pub fn new(root: Arc<RootDir>) -> Self {
+        Self { root, entries: RefCell::default() }
+    }
+
+    /// What `path` names, a file opened beneath the root, from the cache
+    /// when the path still names the cached file.
+    pub fn open(&self, path: &SafePath) -> io::Result<Opened> {
+        let rel = if path.is_root() { "." } else { path.as_str() };
+        let now = rustix::fs::statat(&self.root.dir, rel, rustix::fs::AtFlags::empty())
+            .ok()
+            .map(|stat| Identity::of_stat(&stat));
+        if let Some(now) = now
+            && let Some(cached) = self.entries.borrow().get(rel)
+            && cached.what == now
+        {
+            return Ok(opened(&cached.what, cached.file.as_ref()));
+        }
+        let (file, meta) = self.root.open_file(path)?;
+        let what = Identity::of(&meta);
+        let file = (what.kind == libc::S_IFREG).then(|| {
+            SharedFile(Rc::new(OpenFile {
+                file,
+                len: what.len,
+                modified: what.modified(),
+                contents: Default::default(),
+            }))
+        });
+        let mut entries = self.entries.borrow_mut();
+        if entries.len() >= OPEN_FILES {
+            // Simpler than an LRU; a site with more files in use than this
+            // pays a confined open per request, as with no cache.
+            entries.clear();
+        }
+        let result = opened(&what, file.as_ref());
+        entries.insert(rel.into(), Cached { what, file });
+        Ok(result)
+    }
+}
+
+/// What a path names, as [`OpenFiles::open`] found it.
+#[derive(Debug)]
+pub enum Opened {
+    /// A directory (not kept open).
+    Directory,
+    /// A regular file, open for reading.
+    File {
+        /// The handle, shared with the cache.
+        file: SharedFile,
+        /// Its length when opened.
+        len: u64,
+        /// Its modification time.
+        modified: Option<SystemTime>,
+        /// Its device and inode.
+        id: FileId,
+    },
+    /// Something not to serve: a socket, a FIFO, a device.
+    Other,
+}
+
+fn opened(what: &Identity, file: Option<&SharedFile>) -> Opened {
+    match file {
+        Some(file) => Opened::File {
+            file: file.clone(),
+            len: what.len,
+            modified: what.modified(),
+            id: what.id(),
+        },
+        None if what.is_dir() => Opened::Directory,
+        None => Opened::Other,
+    }
+}
+
+impl FileLookup for OpenFiles {
+    type Handle = SharedFile;
+
+    fn lookup(&self, path: &SafePath) -> Lookup<SharedFile> {
+        match self.open(path) {
+            Ok(Opened::Directory) => Lookup::Directory,
+            Ok(Opened::File { file, len, modified, id }) => {
+                Lookup::File(FileInfo::new(file, len).modified(modified).id(Some(id)))
+            }
+            // Sockets, FIFOs, devices: not something to serve.
+            Ok(Opened::Other) => Lookup::NotFound,
+            Err(error) => Lookup::from_io_error(&error),
+        }
+    }
+
+    fn stat(&self, path: &SafePath) -> Lookup<()> {
+        self.root.stat(path)
+    }
+
+    fn read_dir(&self, dir: &SafePath, visit: &mut dyn FnMut(&str)) -> Result<(), Lookup<()>> {
+        self.root.read_dir(dir, visit)
+    }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use portico_core::{Connection, Event, Moment, Response, Site, error_response, respond};
 
-use crate::files::RootDir;
+use crate::files::{OpenFiles, RootDir, SharedFile};
 
 /// The two clocks a step needs: wall-clock time for `Date`, monotonic
 /// time for deadlines. Read by the server loop, never by the core.
@@ -63,7 +63,7 @@ pub enum Step {
         /// connection closes anyway).
         consumed: usize,
         /// What to write; file bodies are open files below the web root.
-        response: Response<std::fs::File>,
+        response: Response<SharedFile>,
     },
     /// Close now without writing.
     Close,
@@ -134,7 +134,7 @@ pub trait Handler: Send + Sync + 'static {
 /// The core, in-process, over a real directory.
 #[derive(Debug)]
 pub struct NativeHandler {
-    root: RootDir,
+    root: Arc<RootDir>,
     /// The site at start: its limits size the buffers.
     site: Site,
     /// The site requests are answered with, replaced by a reload.
@@ -145,7 +145,7 @@ impl NativeHandler {
     /// Serve `root` as `site` says.
     pub fn new(root: RootDir, site: Site) -> Self {
         let current = RwLock::new(Arc::new(site.clone()));
-        Self { root, site, current }
+        Self { root: Arc::new(root), site, current }
     }
 
     fn current(&self) -> Arc<Site> {
@@ -155,9 +155,12 @@ impl NativeHandler {
 
 impl Handler for NativeHandler {
     type Conn = Connection;
-    type Worker = ();
+    /// Each worker keeps the files it opened (see [`OpenFiles`]).
+    type Worker = OpenFiles;
 
-    fn worker(&self) {}
+    fn worker(&self) -> OpenFiles {
+        OpenFiles::new(Arc::clone(&self.root))
+    }
 
     fn site(&self) -> &Site {
         &self.site
@@ -169,7 +172,7 @@ impl Handler for NativeHandler {
 
     fn step(
         &self,
-        (): &mut (),
+        files: &mut OpenFiles,
         conn: &mut Connection,
         input: &[u8],
         now: Now,
@@ -183,7 +186,7 @@ impl Handler for NativeHandler {
             Event::Discard(n) => Step::Discard(n),
             Event::Request(request) => Step::Respond {
                 consumed: request.head_len(),
-                response: respond(&request, &self.current(), &self.root, now.wall),
+                response: respond(&request, &self.current(), &*files, now.wall),
             },
             Event::Reject(rejection) => {
                 Step::Respond { consumed: 0, response: error_response(rejection, now.wall) }

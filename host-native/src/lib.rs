@@ -25,7 +25,7 @@ mod server;
 mod worker;
 
 pub use access_log::LogFormat;
-pub use files::{RootDir, file_id};
+pub use files::{OPEN_FILES, OpenFiles, Opened, RootDir, SMALL_FILE, SharedFile, file_id};
 pub use handler::{Handler, NativeHandler, Now, Step};
 pub use server::{Config, DEFAULT_MAX_CONNECTIONS, Server, ShutdownHandle};
 

@@ -32,7 +32,7 @@ pub struct Config {
     /// How long shutdown waits for responses in flight.
     pub drain_timeout: Duration,
     /// Worker threads, each with its own readiness loop; 0 means one per
-    /// core.
+    /// core (and becomes that number when the server starts).
     pub workers: usize,
     /// The format of the line per response on stdout; `None` prints none.
     /// Lines go through a bounded queue to a thread of their own: a stdout
@@ -61,8 +61,9 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
 /// bursts of connects before the kernel refuses them.
 const BACKLOG: i32 = 4096;
 
-/// File descriptors kept out of the connection cap: the listener, the
-/// poll and waker of each worker, stdio, and the files being sent.
+/// File descriptors kept out of the connection cap, beyond each worker's
+/// open files (`OPEN_FILES`): the listener, the poll and waker of each
+/// worker, stdio, and files being sent that are not cached.
 const FD_RESERVE: u64 = 64;
 
 /// A bound listener and the handler that will serve its connections.
@@ -139,6 +140,9 @@ impl<H: Handler> Server<H> {
     }
 
     fn start(listener: TcpListener, handler: H, mut config: Config) -> anyhow::Result<Self> {
+        if config.workers == 0 {
+            config.workers = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        }
         let limited = fit_to_fd_limit(&mut config);
         let log = config.access_log.map(AccessLog::start).transpose();
         let log = log.context("cannot start the access-log thread")?;
@@ -188,10 +192,7 @@ impl<H: Handler> Server<H> {
     /// responses (up to [`Config::drain_timeout`]) and stdout take their
     /// access-log lines (up to 2 s).
     pub fn run(self) -> anyhow::Result<()> {
-        let workers = match self.config.workers {
-            0 => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
-            n => n,
-        };
+        let workers = self.config.workers.max(1);
         let listener = mio::net::TcpListener::from_std(self.listener);
         let listener = Arc::new(listener);
         let mut threads = Vec::with_capacity(workers);
@@ -251,7 +252,9 @@ fn fit_to_fd_limit(config: &mut Config) -> Option<String> {
         }
     }
     let files = limit.current?;
-    let room = usize::try_from(files.saturating_sub(FD_RESERVE)).unwrap_or(usize::MAX).max(1);
+    let cached = (config.workers * crate::files::OPEN_FILES) as u64;
+    let reserve = FD_RESERVE.saturating_add(cached);
+    let room = usize::try_from(files.saturating_sub(reserve)).unwrap_or(usize::MAX).max(1);
     if config.max_connections <= room {
         return None;
     }

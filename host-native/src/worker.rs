@@ -35,6 +35,7 @@ use slab::Slab;
 use socket2::SockRef;
 
 use crate::access_log::Entry;
+use crate::files::{SMALL_FILE, SharedFile};
 use crate::handler::{Handler, Now, Step};
 use crate::server::{Config, LOOPBACK_SEND_BUFFER, Shared};
 
@@ -189,7 +190,7 @@ struct Outgoing {
     /// The head, and when the body is only bytes, the body after it: one
     /// write for a whole small response.
     head: Vec<u8>,
-    response: Response<std::fs::File>,
+    response: Response<SharedFile>,
     /// Pieces to write: the head, then each body segment (none when the
     /// body was gathered into `head`).
     pieces: usize,
@@ -470,7 +471,10 @@ impl<H: Handler> Worker<'_, H> {
                     }
                     Step::Respond { consumed, response } => {
                         let head = self.spare_heads.pop().unwrap_or_default();
-                        conn.out = Some(Outgoing::new(head, response, consumed, now.wall));
+                        match Outgoing::new(head, response, consumed, now.wall) {
+                            Ok(out) => conn.out = Some(out),
+                            Err(_) => break Next::Close,
+                        }
                         conn.deadline = None;
                         continue;
                     }
@@ -674,29 +678,61 @@ impl<H: Handler> Worker<'_, H> {
 }
 
 impl Outgoing {
+    /// The response ready to write. A body of bytes only (an error page,
+    /// a listing) or a small file joins the head: one write sends the whole
+    /// response. Fails if a small file cannot be read whole.
     fn new(
         mut head: Vec<u8>,
-        response: Response<std::fs::File>,
+        response: Response<SharedFile>,
         consumed: usize,
         when: SystemTime,
-    ) -> Self {
+    ) -> io::Result<Self> {
         head.clear();
         response.write_head(&mut head);
         let head_len = head.len() as u64;
-        let body = response.body();
-        // A body of bytes only (an error page, a listing) joins the head:
-        // one write sends the whole response.
-        let pieces = if body.handle().is_none() {
-            for segment in body.segments() {
-                if let Segment::Bytes(bytes) = segment {
-                    head.extend_from_slice(bytes);
+        let pieces = Self::gather(&mut head, response.body())?;
+        Ok(Self { head, response, pieces, at: 0, pos: 0, sent: 0, head_len, consumed, when })
+    }
+
+    /// Append what joins the head; the number of pieces to write. A small
+    /// file ([`SMALL_FILE`]) goes with its head in one `send` (from the
+    /// bytes the worker's cache keeps, or one `pread`), not a `send` with
+    /// MSG_MORE and a `sendfile`: fewer system calls, one packet.
+    fn gather(head: &mut Vec<u8>, body: &portico_core::Body<SharedFile>) -> io::Result<usize> {
+        let mut segments = body.segments();
+        Ok(match (body.handle(), segments.next(), segments.next()) {
+            (None, ..) => {
+                for segment in body.segments() {
+                    if let Segment::Bytes(bytes) = segment {
+                        head.extend_from_slice(bytes);
+                    }
                 }
+                1
             }
-            1
-        } else {
-            1 + body.segments().count()
-        };
-        Self { head, response, pieces, at: 0, pos: 0, sent: 0, head_len, consumed, when }
+            (Some(file), Some(Segment::File { offset, len }), None) if len <= SMALL_FILE => {
+                match file.contents() {
+                    Some(contents) => {
+                        // A file that shrank since its length was read
+                        // fails here: the head promised `len` bytes.
+                        let contents = contents?;
+                        let range = usize::try_from(offset)
+                            .ok()
+                            .zip(usize::try_from(offset + len).ok())
+                            .and_then(|(start, end)| contents.get(start..end))
+                            .ok_or(io::ErrorKind::UnexpectedEof)?;
+                        head.extend_from_slice(range);
+                    }
+                    None => {
+                        use std::os::unix::fs::FileExt as _;
+                        let start = head.len();
+                        head.resize(start + usize::try_from(len).unwrap_or(0), 0);
+                        file.file().read_exact_at(&mut head[start..], offset)?;
+                    }
+                }
+                1
+            }
+            _ => 1 + body.segments().count(),
+        })
     }
 
     /// Body bytes sent so far.
@@ -732,6 +768,7 @@ fn write_out(stream: &TcpStream, out: &mut Outgoing) -> io::Result<Wrote> {
                 }
                 Some(Segment::File { offset, len }) => {
                     let file = out.response.body().handle().ok_or(io::ErrorKind::InvalidInput)?;
+                    let file = file.file();
                     // sendfile moves at most 0x7ffff000 bytes a call.
                     let chunk = len.saturating_sub(out.pos).min(1 << 30).min(budget);
                     let result = send_file(stream, file, offset + out.pos, chunk);

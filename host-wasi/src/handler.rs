@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use anyhow::Context as _;
-use portico::{Handler, Now, RootDir, Step, file_id};
+use portico::{Handler, Now, OpenFiles, Opened as Found, RootDir, SharedFile, Step};
 use portico_abi::{Action, Call, FileRef, Miss, Refusal, StepResult};
 use portico_core::{Lookup, Moment, Response, STATE_LEN, Segment, Site, closing_response};
 
@@ -17,7 +17,7 @@ use crate::sandbox::{GuestFailure, Resident, Sandbox};
 pub struct WasiHandler {
     sandbox: Arc<Sandbox>,
     /// The same root the guest sees, opened by the host to stream bodies.
-    root: RootDir,
+    root: Arc<RootDir>,
     /// What the guest was configured with at start: its limits size the
     /// buffers.
     site: Site,
@@ -26,9 +26,13 @@ pub struct WasiHandler {
     current: RwLock<Arc<Site>>,
 }
 
-/// A worker thread's own guest instance (see [`Handler::worker`]).
+/// A worker thread's own guest instance (see [`Handler::worker`]) and
+/// the files it opened for its responses ([`OpenFiles`]).
 #[derive(Debug)]
-pub struct WasiWorker(Resident);
+pub struct WasiWorker {
+    resident: Resident,
+    files: OpenFiles,
+}
 
 /// A connection as the host keeps it between steps: the guest's state
 /// bytes, and what the guest said of them.
@@ -51,7 +55,7 @@ impl WasiHandler {
         let dir = files.try_clone_dir().context("cannot duplicate the web root handle")?;
         let sandbox = Sandbox::new(wasm, dir, &site)?;
         let current = RwLock::new(Arc::new(site.clone()));
-        Ok(Self { sandbox, root: files, site, current })
+        Ok(Self { sandbox, root: Arc::new(files), site, current })
     }
 
     /// One call into the guest, its failures turned into closing answers.
@@ -76,7 +80,7 @@ impl WasiHandler {
     /// opening can still fail, and then the guest answers again, told what
     /// the host found, so the same condition gets the same answer (the
     /// site's 404 page, say) as natively.
-    fn open(&self, file: &FileRef) -> Result<std::fs::File, Opened> {
+    fn open(&self, files: &OpenFiles, file: &FileRef) -> Result<SharedFile, Opened> {
         // The path is copied only on this rare road, not per response.
         let refused = |miss| Opened::Refused(Refusal { path: file.path.clone(), miss });
         // A hidden name is a miss here too, whatever the guest thinks.
@@ -84,29 +88,29 @@ impl WasiHandler {
         if !hidden && file.path.is_hidden() {
             return Err(refused(Miss::NotFound));
         }
-        let (opened, meta) = self.root.open_file(&file.path).map_err(|error| {
+        let found = files.open(&file.path).map_err(|error| {
             refused(Miss::of(&Lookup::<()>::from_io_error(&error)).unwrap_or(Miss::Failed))
         })?;
-        if !meta.is_file() {
+        let Found::File { file: opened, len, modified, id } = found else {
             return Err(refused(Miss::NotFound));
-        }
-        let same_time = file.modified.is_none_or(|seen| meta.modified().ok() == Some(seen));
-        let same_file = file.id.is_none_or(|seen| file_id(&meta) == seen);
-        if meta.len() != file.size || !same_time || !same_file {
+        };
+        let same_time = file.modified.is_none_or(|seen| modified == Some(seen));
+        let same_file = file.id.is_none_or(|seen| id == seen);
+        if len != file.size || !same_time || !same_file {
             return Err(Opened::Changed);
         }
         Ok(opened)
     }
 
     /// What a guest's result means for the connection.
-    fn act(&self, result: StepResult, now: Now) -> Acted {
+    fn act(&self, files: &OpenFiles, result: StepResult, now: Now) -> Acted {
         let StepResult { state, wake_at, awaiting_head, action, .. } = result;
         let next = WasiConn { state, wake_at, awaiting_head };
         let step = match action {
             Action::NeedMore => Step::NeedMore,
             Action::Discard(n) => Step::Discard(n as usize),
             Action::Close => Step::Close,
-            Action::Respond { consumed, response } => match self.deliver(response) {
+            Action::Respond { consumed, response } => match self.deliver(files, response) {
                 Ok(response) => Step::Respond { consumed: consumed as usize, response },
                 Err(Opened::Refused(refusal)) => return Acted::Refused(refusal),
                 Err(Opened::Changed) => Step::Close,
@@ -118,7 +122,11 @@ impl WasiHandler {
     }
 
     /// The guest's response, its file opened, or what to do instead.
-    fn deliver(&self, response: Response<FileRef>) -> Result<Response<std::fs::File>, Opened> {
+    fn deliver(
+        &self,
+        files: &OpenFiles,
+        response: Response<FileRef>,
+    ) -> Result<Response<SharedFile>, Opened> {
         let (head, body) = response.into_parts();
         if let Some(file) = body.handle() {
             let fits = body.segments().all(|segment| match segment {
@@ -131,7 +139,7 @@ impl WasiHandler {
                 return Err(Opened::Broken);
             }
         }
-        let body = body.try_map_handle(|file| self.open(&file))?;
+        let body = body.try_map_handle(|file| self.open(files, &file))?;
         Ok(Response::from_parts(head, body))
     }
 }
@@ -172,7 +180,10 @@ impl Handler for WasiHandler {
     /// the other connections of that worker for as long, no longer; the
     /// instance is then replaced.
     fn worker(&self) -> WasiWorker {
-        WasiWorker(Resident::new(Arc::clone(&self.sandbox)))
+        WasiWorker {
+            resident: Resident::new(Arc::clone(&self.sandbox)),
+            files: OpenFiles::new(Arc::clone(&self.root)),
+        }
     }
 
     fn site(&self) -> &Site {
@@ -185,7 +196,7 @@ impl Handler for WasiHandler {
 
     fn step(
         &self,
-        WasiWorker(resident): &mut WasiWorker,
+        WasiWorker { resident, files }: &mut WasiWorker,
         conn: &mut WasiConn,
         input: &[u8],
         now: Now,
@@ -197,7 +208,7 @@ impl Handler for WasiHandler {
             Ok(result) => result,
             Err(step) => return step,
         };
-        let (next, step) = match self.act(first, now) {
+        let (next, step) = match self.act(files, first, now) {
             Acted::Done(next, step) => (next, step),
             // The same input again, the refused file reported as the miss
             // the host found; at most once.
@@ -207,7 +218,7 @@ impl Handler for WasiHandler {
                     Ok(result) => result,
                     Err(step) => return step,
                 };
-                match self.act(second, now) {
+                match self.act(files, second, now) {
                     Acted::Done(next, step) => (next, step),
                     // Refused again (the 404 page too): a plain page.
                     Acted::Refused(refusal) => {
