@@ -20,6 +20,11 @@ CARGO_TARGET_DIR) run interleaved too, as portico@base and
 portico-wasi@base, and each build's ratio to its baseline is printed: how a
 change moved speed and CPU, measured under the same noise.
 
+"1KiB + 10k idle" first opens 10,000 keep-alive connections to the server
+(each answered once, then left idle), times a new client's request (worst
+of 5), runs wrk beside them, and records the server's resident memory with
+them held. The script raises its own open-file limit for them.
+
 Only 127.0.0.1 is ever targeted, and every wrk run ends by itself.
 """
 
@@ -38,14 +43,18 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-# name, file, wrk connections, extra wrk args
+# name, file, wrk connections, extra wrk args, idle keep-alive connections held meanwhile
 SCENARIOS = [
-    ("1KiB keep-alive", "1k.html", 32, []),
-    ("100KiB keep-alive", "100k.bin", 32, []),
-    ("10MiB keep-alive", "10m.bin", 8, []),
-    ("1KiB 512 conns", "1k.html", 512, []),
-    ("1KiB Connection: close", "1k.html", 32, ["-H", "Connection: close"]),
+    ("1KiB keep-alive", "1k.html", 32, [], 0),
+    ("100KiB keep-alive", "100k.bin", 32, [], 0),
+    ("10MiB keep-alive", "10m.bin", 8, [], 0),
+    ("1KiB 512 conns", "1k.html", 512, [], 0),
+    ("1KiB Connection: close", "1k.html", 32, ["-H", "Connection: close"], 0),
+    ("1KiB + 10k idle", "1k.html", 32, [], 10_000),
 ]
+
+# Every server keeps an idle connection this long (nginx's keepalive_timeout).
+IDLE_TIMEOUT = 65
 
 
 def free_port():
@@ -104,6 +113,61 @@ def peak_rss_kib(pid):
     return total
 
 
+def rss_kib(pid):
+    """Resident memory now (VmRSS), summed over the server's processes."""
+    total = 0
+    for p in descendants(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                m = re.search(r"VmRSS:\s+(\d+)", f.read())
+            total += int(m.group(1)) if m else 0
+        except OSError:
+            pass
+    return total
+
+
+def raise_fd_limit(needed):
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(needed, soft)), hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def hold_idle(port, count):
+    """`count` keep-alive connections, each answered once, then left idle."""
+    request = b"GET /1k.html HTTP/1.1\r\nHost: bench\r\n\r\n"
+    held = []
+    for _ in range(count):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(request)
+        got = b""
+        while b"\r\n\r\n" not in got:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise RuntimeError(f"idle connection {len(held)} closed by the server")
+            got += chunk
+        head, body = got.split(b"\r\n\r\n", 1)
+        length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
+        while len(body) < length:
+            body += s.recv(65536)
+        held.append(s)
+    return held
+
+
+def fresh_client_ms(port):
+    """How long a new client waits for a whole small response."""
+    start = time.perf_counter()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"GET /1k.html HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+            while s.recv(65536):
+                pass
+    except OSError:
+        return float("inf")  # not answered within 5 s
+    return (time.perf_counter() - start) * 1e3
+
+
 def parse_wrk(out):
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
@@ -141,14 +205,16 @@ master_process on;
 user root;
 pid {tmp}/nginx.pid;
 error_log {tmp}/nginx-error.log;
-events {{ worker_connections 4096; }}
+worker_rlimit_nofile 20000;
+events {{ worker_connections 12000; }}
 http {{
     access_log off;
     sendfile on;
     tcp_nopush on;
     tcp_nodelay on;
     keepalive_requests 100000;
-    keepalive_timeout 65;
+    keepalive_timeout {IDLE_TIMEOUT};
+    client_header_timeout {IDLE_TIMEOUT};
     client_body_temp_path {tmp}/body;
     proxy_temp_path {tmp}/proxy;
     fastcgi_temp_path {tmp}/fastcgi;
@@ -166,7 +232,10 @@ http {{
 
 def lighttpd_config(tmp, root, port):
     """lighttpd 1.4 as it is usually run for static files: one process,
-    sendfile, keep-alive without a request limit, no access log."""
+    sendfile, keep-alive without a request limit, no access log. It holds
+    at most max-fds / 2 connections (10,000 under this machine's 20,000
+    open-file hard limit, which it cannot raise), so with 10,000 idle ones
+    it stops accepting: the 10k scenario shows that."""
     conf = os.path.join(tmp, "lighttpd.conf")
     with open(conf, "w") as f:
         f.write(f"""
@@ -175,10 +244,11 @@ server.bind = "127.0.0.1"
 server.port = {port}
 server.pid-file = "{tmp}/lighttpd.pid"
 server.errorlog = "{tmp}/lighttpd-error.log"
-server.max-fds = 16384
-server.max-connections = 8192
+server.max-fds = 20000
+server.max-connections = 12000
 server.max-keep-alive-requests = 100000
-server.max-keep-alive-idle = 65
+server.max-keep-alive-idle = {IDLE_TIMEOUT}
+server.max-read-idle = {IDLE_TIMEOUT}
 server.network-backend = "sendfile"
 mimetype.assign = ( ".html" => "text/html", ".bin" => "application/octet-stream" )
 """)
@@ -190,7 +260,7 @@ def main():
     ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2,
-                    help="nginx workers (portico uses a thread per connection)")
+                    help="nginx workers (portico starts one worker per core itself)")
     ap.add_argument("--quick", action="store_true", help="1 round of 2 s, for a smoke test")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--only", default="", help="run only scenarios whose name contains this")
@@ -232,7 +302,8 @@ def main():
     try:
         for name, binary in binaries.items():
             port = free_port()
-            servers.append(Server(name, [binary, "-q", "-p", str(port), "--max-connections", "4096", root], port))
+            argv = [binary, "-q", "-p", str(port), "--idle-timeout", str(IDLE_TIMEOUT), root]
+            servers.append(Server(name, argv, port))
         if shutil.which("nginx"):
             port = free_port()
             for d in ["body", "proxy", "fastcgi", "uwsgi", "scgi"]:
@@ -248,33 +319,48 @@ def main():
         else:
             print("lighttpd is not installed: no lighttpd rows (apt-get install lighttpd)", file=sys.stderr)
 
-        results = {}  # (scenario, server) -> list of (rps, p99, cpu_us)
+        results = {}  # (scenario, server) -> list of (rps, p99, cpu_us, rss_mib, fresh_ms)
+        if any(idle for *_, idle in scenarios):
+            raise_fd_limit(max(idle for *_, idle in scenarios) + 1024)
         for r in range(args.rounds):
-            for scenario, path, conns, extra in scenarios:
+            for scenario, path, conns, extra, idle in scenarios:
                 for server in servers:
+                    held, fresh = [], float("nan")
+                    if idle:
+                        held = hold_idle(server.port, idle)
+                        fresh = max(fresh_client_ms(server.port) for _ in range(5))
                     before = cpu_seconds(server.proc.pid)
                     out = subprocess.run(
                         ["wrk", "-t", "1", "-c", str(conns), "-d", f"{args.duration}s", "--latency",
                          "--timeout", "5s", *extra, f"http://127.0.0.1:{server.port}/{path}"],
                         capture_output=True, text=True, timeout=args.duration + 30).stdout
                     cpu = cpu_seconds(server.proc.pid) - before
+                    rss = rss_kib(server.proc.pid) / 1024
+                    for s in held:
+                        s.close()
                     rps, total, p99, errors, non2xx = parse_wrk(out)
                     cpu_us = cpu / total * 1e6 if total else float("nan")
-                    results.setdefault((scenario, server.name), []).append((rps, p99, cpu_us))
+                    results.setdefault((scenario, server.name), []).append((rps, p99, cpu_us, rss, fresh))
                     note = f" errors: {errors}" if errors else ""
                     note += f" non-2xx: {non2xx}" if non2xx else ""
+                    note += f" new client with {idle} idle: {fresh:.1f} ms" if idle else ""
                     print(f"round {r + 1} {scenario:<24} {server.name:<17} {rps:>10.0f} req/s "
-                          f"p99 {p99:>8.2f} ms  cpu {cpu_us:>8.1f} µs/req{note}", flush=True)
+                          f"p99 {p99:>8.2f} ms  cpu {cpu_us:>8.1f} µs/req  rss {rss:>6.1f} MiB{note}",
+                          flush=True)
+                    if held:
+                        time.sleep(1)  # let the server see the idle ones go
     finally:
         for server in servers:
             server.stop()
 
     names = [s.name for s in servers]
     med = lambda xs: statistics.median(xs)
+    ratio = lambda a, b: a / b if b else float("nan")
     print()
     print(f"wrk -t1, {args.duration}s per run, {args.rounds} interleaved round(s); medians; "
           f"ratio = server / nginx in the same rounds (req/s: higher is better; cpu: lower is better)")
-    header = f"{'scenario':<24} {'server':<17} {'req/s':>10} {'p99 ms':>8} {'cpu µs/req':>11}"
+    header = (f"{'scenario':<24} {'server':<17} {'req/s':>10} {'p99 ms':>8} {'cpu µs/req':>11} "
+              f"{'RSS MiB':>8}")
     if "nginx" in names:
         header += f" {'req/s ratio':>11} {'cpu ratio':>9}"
     print(header)
@@ -282,12 +368,12 @@ def main():
         base = results.get((scenario, "nginx"))
         for name in names:
             rows = results[(scenario, name)]
-            rps, p99, cpu = (med([row[i] for row in rows]) for i in range(3))
-            line = f"{scenario:<24} {name:<17} {rps:>10.0f} {p99:>8.2f} {cpu:>11.1f}"
+            rps, p99, cpu, rss = (med([row[i] for row in rows]) for i in range(4))
+            line = f"{scenario:<24} {name:<17} {rps:>10.0f} {p99:>8.2f} {cpu:>11.1f} {rss:>8.1f}"
             if base:
                 # Ratio per round, then the median: both servers saw the same noise.
-                rr = med([a[0] / b[0] for a, b in zip(rows, base)])
-                cr = med([a[2] / b[2] for a, b in zip(rows, base)])
+                rr = med([ratio(a[0], b[0]) for a, b in zip(rows, base)])
+                cr = med([ratio(a[2], b[2]) for a, b in zip(rows, base)])
                 line += f" {rr:>11.2f} {cr:>9.2f}"
             print(line)
     if "lighttpd" in names:
@@ -298,9 +384,28 @@ def main():
             peer = results[(scenario, "lighttpd")]
             for name in ["portico", "portico-wasi"]:
                 rows = results[(scenario, name)]
-                rr = med([a[0] / b[0] for a, b in zip(rows, peer)])
-                cr = med([a[2] / b[2] for a, b in zip(rows, peer)])
+                rr = med([ratio(a[0], b[0]) for a, b in zip(rows, peer)])
+                cr = med([ratio(a[2], b[2]) for a, b in zip(rows, peer)])
                 print(f"{scenario:<24} {name:<13} {rr:>11.2f} {cr:>9.2f}")
+    if "portico" in names and "portico-wasi" in names:
+        print()
+        print("portico-wasi against portico, same rounds")
+        print(f"{'scenario':<24} {'req/s ratio':>11} {'cpu ratio':>9}")
+        for scenario, *_ in scenarios:
+            rows, base = results[(scenario, "portico-wasi")], results[(scenario, "portico")]
+            rr = med([ratio(a[0], b[0]) for a, b in zip(rows, base)])
+            cr = med([ratio(a[2], b[2]) for a, b in zip(rows, base)])
+            print(f"{scenario:<24} {rr:>11.2f} {cr:>9.2f}")
+    for scenario, _, _, _, idle in scenarios:
+        if not idle:
+            continue
+        print()
+        print(f"{scenario}: with {idle} idle keep-alive connections held, a new client's wait "
+              f"(worst of 5, median over rounds) and the server's resident memory")
+        print(f"{'server':<17} {'new client ms':>13} {'RSS MiB':>8}")
+        for name in names:
+            rows = results[(scenario, name)]
+            print(f"{name:<17} {med([row[4] for row in rows]):>13.1f} {med([row[3] for row in rows]):>8.1f}")
     if args.baseline:
         print()
         print("against the baseline build, same rounds (req/s: higher is better; cpu: lower is better)")
@@ -308,8 +413,8 @@ def main():
         for scenario, *_ in scenarios:
             for name in ["portico", "portico-wasi"]:
                 rows, base = results[(scenario, name)], results[(scenario, f"{name}@base")]
-                rr = med([a[0] / b[0] for a, b in zip(rows, base)])
-                cr = med([a[2] / b[2] for a, b in zip(rows, base)])
+                rr = med([ratio(a[0], b[0]) for a, b in zip(rows, base)])
+                cr = med([ratio(a[2], b[2]) for a, b in zip(rows, base)])
                 print(f"{scenario:<24} {name:<13} {rr:>11.2f} {cr:>9.2f}")
     print()
     print(f"{'server':<17} {'peak RSS':>10}")

@@ -171,6 +171,9 @@ struct Conn<C> {
     read_closed: bool,
     /// Its deadline passed: the next step is told.
     timed_out: bool,
+    /// A wait for the next request that began at this moment without a
+    /// step, so the handler's deadline is not armed yet.
+    unarmed: Option<Moment>,
     /// The handler has not seen the input as it is (new bytes, a
     /// response finished): step before reading.
     fresh: bool,
@@ -353,6 +356,7 @@ impl<H: Handler> Worker<'_, H> {
             readable: true,
             read_closed: false,
             timed_out: false,
+            unarmed: None,
             fresh: true,
             began: None,
             deadline: None,
@@ -418,7 +422,14 @@ impl<H: Handler> Worker<'_, H> {
                         log(self.shared, conn, &out, &scratch[start..end]);
                         start += out.consumed.min(end - start);
                         conn.began = None;
-                        fresh = true;
+                        // With nothing more buffered, the handler is not
+                        // stepped just to arm its idle deadline (a guest
+                        // call for portico-wasi): the wait's start is kept
+                        // and given to it if the deadline comes first.
+                        fresh = start < end;
+                        if !fresh {
+                            conn.unarmed = Some(Now::current().mono);
+                        }
                         let keep_alive = out.response.keep_alive();
                         if self.spare_heads.len() < SPARE_HEADS {
                             self.spare_heads.push(out.head);
@@ -453,6 +464,21 @@ impl<H: Handler> Worker<'_, H> {
             if fresh || woke {
                 fresh = false;
                 let now = Now::current();
+                let unarmed = conn.unarmed.take();
+                if let Some(since) = unarmed
+                    && woke
+                {
+                    // The wait began at `since` with no step: the handler
+                    // arms its deadline as of then, and is then told it
+                    // passed.
+                    let then = Now { wall: now.wall, mono: since };
+                    let input = &scratch[start..end];
+                    let step =
+                        self.handler.step(&mut self.state, &mut conn.proto, input, then, false);
+                    if !matches!(step, Step::NeedMore) {
+                        break Next::Close;
+                    }
+                }
                 if conn.began.is_none() && start < end {
                     conn.began = Some(now.mono);
                 }

@@ -176,7 +176,35 @@ fn a_root_that_is_a_file_says_so(host: Host) {
     assert_eq!(line, format!("{}: error: cannot serve '{file}': not a directory", host.name()));
 }
 
+fn a_low_open_file_limit_lowers_the_cap_and_says_so(host: Host) {
+    // 512 files; one worker, whose open-file cache may hold 128, and 64
+    // kept back: 320 connections.
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg("ulimit -n 512 && exec \"$@\"").arg("sh").arg(host.binary());
+    cmd.args(["-p", "0", "--workers", "1", "-q"]).arg(static_root());
+    let server = Server::spawn_command(host, cmd, portico_tests::Stdout::Read);
+    let expected = format!(
+        "{}: at most 320 connections at once, not 16384: the open-file limit is 512 \
+         (raise it with `ulimit -n` or LimitNOFILE=)",
+        host.name()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.stderr_lines().contains(&expected) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(server.stderr_lines().contains(&expected), "{:?}", server.stderr_lines());
+    // It serves all the same.
+    let mut response = portico_tests::agent().get(&server.url("/")).call().unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(!response.body_mut().read_to_vec().unwrap().is_empty());
+    // With the limit as it is here, nothing is said.
+    let server = Server::start_with(host, &static_root(), &["--max-connections", "100"]);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(server.stderr_lines().len(), 1, "{:?}", server.stderr_lines());
+}
+
 portico_tests::for_each_host!(
+    a_low_open_file_limit_lowers_the_cap_and_says_so,
     any_ipv4_address_prints_every_url,
     any_ipv6_address_prints_both_families,
     one_address_prints_one_line,
