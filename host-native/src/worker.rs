@@ -649,7 +649,7 @@ impl<H: Handler> Worker<'_, H> {
             } else if let Some(out) = conn.out.take() {
                 // The client took nothing for the send timeout.
                 self.shared.send_timeouts.fetch_add(1, Ordering::Relaxed);
-                log(self.shared, conn, &out, &[]);
+                log(self.shared, conn, &out, &conn.pending);
                 self.close(key);
             } else {
                 conn.timed_out = true;

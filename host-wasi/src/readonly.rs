@@ -3,8 +3,9 @@
 //! with EPERM, and every read is passed through.
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use wasi_common::dir::{OpenResult, ReaddirCursor, ReaddirEntity, WasiDir};
 use wasi_common::file::{FdFlags, FileType, Filestat, OFlags};
@@ -19,15 +20,50 @@ use wasi_common::{Error, ErrorExt as _, SystemTimeSpec, WasiFile};
 /// entry before the cookie on each call, which made listing a directory
 /// of 10,000 names cost millions of `statx`. Here an entry costs what
 /// `getdents` already says (its type and inode), and skipping is cheap.
+///
+/// It also remembers what `path_filestat_get` answered (the guest stats
+/// every file it serves): wasi-common's confined stat costs an `openat2`,
+/// a `statx` and a `close`; a path asked again costs one `fstatat` here,
+/// and if that names the very file seen before (device, inode, length,
+/// modification time, kind), the answer the confined stat gave is given
+/// again. The `fstatat` is not confined, but it is only compared: an
+/// answer is only ever one the confined stat gave, for a path that now
+/// names the same file.
 pub(crate) struct ReadOnlyDir {
     inner: Box<dyn WasiDir>,
     dir: Arc<cap_std::fs::Dir>,
+    stats: Mutex<HashMap<(Box<str>, bool), Seen>>,
+}
+
+/// A confined stat's answer, and what `fstatat` said of the path then.
+struct Seen {
+    quick: Quick,
+    stat: Filestat,
+}
+
+/// Device, inode, length, modification time (seconds, nanoseconds), kind.
+type Quick = (u64, u64, i64, i64, u64, u32);
+
+/// Paths remembered per directory; then the memory starts again.
+const REMEMBERED: usize = 256;
+
+fn quick(dir: &cap_std::fs::Dir, path: &str, follow: bool) -> Option<Quick> {
+    let flags =
+        if follow { rustix::fs::AtFlags::empty() } else { rustix::fs::AtFlags::SYMLINK_NOFOLLOW };
+    let stat = rustix::fs::statat(dir, path, flags).ok()?;
+    let nanos = stat.st_mtime_nsec;
+    let kind = stat.st_mode & libc::S_IFMT;
+    Some((stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime, nanos, kind))
 }
 
 impl ReadOnlyDir {
     /// The root: `dir` is the web root wasi-common was given as `inner`.
     pub(crate) fn new(inner: Box<dyn WasiDir>, dir: cap_std::fs::Dir) -> Self {
-        Self { inner, dir: Arc::new(dir) }
+        Self::with(inner, Arc::new(dir))
+    }
+
+    fn with(inner: Box<dyn WasiDir>, dir: Arc<cap_std::fs::Dir>) -> Self {
+        Self { inner, dir, stats: Mutex::default() }
     }
 }
 
@@ -60,7 +96,7 @@ impl WasiDir for ReadOnlyDir {
                 // both; had the last name been swapped for a symlink since,
                 // it could still only lead to a directory below the root).
                 let dir = self.dir.open_dir(path)?;
-                Ok(OpenResult::Dir(Box::new(ReadOnlyDir { inner, dir: Arc::new(dir) })))
+                Ok(OpenResult::Dir(Box::new(ReadOnlyDir::with(inner, Arc::new(dir)))))
             }
             OpenResult::File(file) => Ok(OpenResult::File(Box::new(ReadOnlyFile(file)))),
         }
@@ -132,7 +168,29 @@ impl WasiDir for ReadOnlyDir {
         path: &str,
         follow_symlinks: bool,
     ) -> Result<Filestat, Error> {
-        self.inner.get_path_filestat(path, follow_symlinks).await
+        let now = quick(&self.dir, path, follow_symlinks);
+        let key = (Box::<str>::from(path), follow_symlinks);
+        if let Some(now) = now {
+            let stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(seen) = stats.get(&key)
+                && seen.quick == now
+            {
+                return Ok(seen.stat.clone());
+            }
+        }
+        let stat = self.inner.get_path_filestat(path, follow_symlinks).await?;
+        // Remembered only when both looked at the same file.
+        if let Some(now) = now
+            && (now.0, now.1) == (stat.device_id, stat.inode)
+            && u64::try_from(now.2).is_ok_and(|len| len == stat.size)
+        {
+            let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
+            if stats.len() >= REMEMBERED {
+                stats.clear();
+            }
+            stats.insert(key, Seen { quick: now, stat: stat.clone() });
+        }
+        Ok(stat)
     }
 
     async fn rename(

@@ -624,6 +624,55 @@ pub fn send(server: &Server, request: &[u8]) -> ResponseReader {
     ResponseReader::new(stream)
 }
 
+/// Bytes no two offsets of which are likely equal in a row, so a byte
+/// sent from the wrong offset (or the wrong version of a file) shows.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = 0x2545_f491_4f6c_dd1d ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Set the modification time of the file at `path`.
+pub fn set_mtime(path: &Path, when: std::time::SystemTime) {
+    std::fs::File::options().write(true).open(path).unwrap().set_modified(when).unwrap();
+}
+
+/// The parts of a `multipart/byteranges` body: each part's
+/// `Content-Range` and bytes, read by the lengths the ranges give.
+pub fn multipart_parts(response: &RawResponse) -> Vec<(String, Vec<u8>)> {
+    let content_type = response.header("content-type").unwrap();
+    let boundary = content_type.strip_prefix("multipart/byteranges; boundary=").unwrap();
+    let delimiter = format!("--{boundary}\r\n");
+    let mut rest = response.body.as_slice();
+    let mut parts = Vec::new();
+    loop {
+        rest = rest.strip_prefix(b"\r\n").unwrap_or(rest);
+        if rest == format!("--{boundary}--\r\n").as_bytes() {
+            return parts;
+        }
+        rest = rest.strip_prefix(delimiter.as_bytes()).expect("a delimiter");
+        let end = rest.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = std::str::from_utf8(&rest[..end]).unwrap();
+        let range = head
+            .lines()
+            .find_map(|line| line.strip_prefix("Content-Range: "))
+            .expect("a Content-Range per part")
+            .to_owned();
+        let (first, last) =
+            range["bytes ".len()..range.find('/').unwrap()].split_once('-').unwrap();
+        let len = last.parse::<usize>().unwrap() - first.parse::<usize>().unwrap() + 1;
+        rest = &rest[end + 4..];
+        parts.push((range, rest[..len].to_vec()));
+        rest = &rest[len..];
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};

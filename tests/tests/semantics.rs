@@ -5,33 +5,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write as _;
-use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use portico_tests::{Host, RawResponse, ResponseReader, Server, exchange, http_date, temp_root};
+use portico_tests::{
+    Host, RawResponse, ResponseReader, Server, exchange, http_date, multipart_parts, pattern,
+    set_mtime, temp_root,
+};
 
 /// The modification time the tests give their files: well in the past, so
 /// `Last-Modified` is a strong validator.
 fn stamp() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
-}
-
-fn set_mtime(path: &Path, when: SystemTime) {
-    std::fs::File::options().write(true).open(path).unwrap().set_modified(when).unwrap();
-}
-
-/// Bytes no two offsets of which are likely equal in a row, so a wrong
-/// offset shows.
-fn pattern(len: usize) -> Vec<u8> {
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 fn ask(server: &Server, method: &str, target: &str, fields: &str) -> RawResponse {
@@ -122,39 +106,9 @@ fn validators_and_conditional_requests(host: Host) {
     assert_ne!(changed.header("etag"), Some(etag.as_str()));
 }
 
-/// The parts of a `multipart/byteranges` body: each part's
-/// `Content-Range` and bytes, read by the lengths the ranges give.
-fn parts(response: &RawResponse) -> Vec<(String, Vec<u8>)> {
-    let content_type = response.header("content-type").unwrap();
-    let boundary = content_type.strip_prefix("multipart/byteranges; boundary=").unwrap();
-    let delimiter = format!("--{boundary}\r\n");
-    let mut rest = response.body.as_slice();
-    let mut parts = Vec::new();
-    loop {
-        rest = rest.strip_prefix(b"\r\n").unwrap_or(rest);
-        if rest == format!("--{boundary}--\r\n").as_bytes() {
-            return parts;
-        }
-        rest = rest.strip_prefix(delimiter.as_bytes()).expect("a delimiter");
-        let end = rest.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-        let head = std::str::from_utf8(&rest[..end]).unwrap();
-        let range = head
-            .lines()
-            .find_map(|line| line.strip_prefix("Content-Range: "))
-            .expect("a Content-Range per part")
-            .to_owned();
-        let (first, last) =
-            range["bytes ".len()..range.find('/').unwrap()].split_once('-').unwrap();
-        let len = last.parse::<usize>().unwrap() - first.parse::<usize>().unwrap() + 1;
-        rest = &rest[end + 4..];
-        parts.push((range, rest[..len].to_vec()));
-        rest = &rest[len..];
-    }
-}
-
 fn byte_ranges(host: Host) {
     const LEN: usize = 300_000;
-    let data = pattern(LEN);
+    let data = pattern(LEN, 0);
     let root = temp_root(&[("blob.bin", &data)]);
     set_mtime(&root.path().join("blob.bin"), stamp());
     let server = Server::start(host, root.path());
@@ -185,7 +139,7 @@ fn byte_ranges(host: Host) {
     let response = get(&server, "/blob.bin", "Range: bytes=-5,0-9,150000-150099\r\n");
     assert_eq!(response.status, 206);
     assert_eq!(response.header("content-range"), None);
-    let got = parts(&response);
+    let got = multipart_parts(&response);
     let expected = [(0, 9), (150_000, 150_099), (LEN - 5, LEN - 1)];
     assert_eq!(got.len(), expected.len());
     for ((range, bytes), (first, last)) in got.iter().zip(expected) {
