@@ -159,6 +159,10 @@ struct Conn<C> {
     proto: C,
     /// Tells this connection from a later one in the same slot.
     serial: u64,
+    /// Watched by the worker's poll (from its first wait on).
+    registered: bool,
+    /// It read bytes since it last waited: its idle time starts anew.
+    active: bool,
     /// Input not consumed yet, kept between readiness events.
     pending: Vec<u8>,
     out: Option<Outgoing>,
@@ -320,7 +324,7 @@ impl<H: Handler> Worker<'_, H> {
         }
     }
 
-    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+    fn admit(&mut self, stream: TcpStream, peer: SocketAddr) {
         let open = self.shared.open.fetch_add(1, Ordering::AcqRel) + 1;
         if open > self.config.max_connections && !self.evict() {
             self.shared.open.fetch_sub(1, Ordering::AcqRel);
@@ -333,21 +337,14 @@ impl<H: Handler> Worker<'_, H> {
         }
         let entry = self.conns.vacant_entry();
         let key = entry.key();
-        let registered = self.poll.registry().register(
-            &mut stream,
-            Token(key),
-            Interest::READABLE | Interest::WRITABLE,
-        );
-        if registered.is_err() {
-            self.shared.open.fetch_sub(1, Ordering::AcqRel);
-            return;
-        }
         self.serial += 1;
         entry.insert(Conn {
             stream,
             peer: peer_ip,
             proto: self.handler.connect(),
             serial: self.serial,
+            registered: false,
+            active: false,
             pending: Vec::new(),
             out: None,
             lingering: None,
@@ -528,6 +525,7 @@ impl<H: Handler> Worker<'_, H> {
             match (&conn.stream).read(&mut scratch[end..]) {
                 Ok(0) => break Next::Close,
                 Ok(n) => {
+                    conn.active = true;
                     // A read that did not fill the buffer emptied the
                     // socket: the next bytes bring an event.
                     conn.readable = end + n == scratch.len() || conn.read_closed;
@@ -564,6 +562,16 @@ impl<H: Handler> Worker<'_, H> {
     /// list if it is idle.
     fn wait(&mut self, key: usize) {
         let Some(conn) = self.conns.get_mut(key) else { return };
+        if !conn.registered {
+            // Registered only now that it waits: a connection answered
+            // and closed within its first turn never costs an epoll_ctl.
+            // Readiness that came since the last read is reported at once.
+            let interest = Interest::READABLE | Interest::WRITABLE;
+            if self.poll.registry().register(&mut conn.stream, Token(key), interest).is_err() {
+                return self.close(key);
+            }
+            conn.registered = true;
+        }
         let idle = conn.out.is_none()
             && conn.lingering.is_none()
             && conn.pending.is_empty()
@@ -574,8 +582,14 @@ impl<H: Handler> Worker<'_, H> {
             conn.scheduled = Some(at);
             self.timers.push(Reverse((at, key, conn.serial)));
         }
-        self.unlist(key);
-        if idle {
+        // Idle since when: a connection moves to the end of the list only
+        // when it becomes idle again after doing something, not when a
+        // spurious wake-up (a writability edge, say) drives it.
+        let moved = std::mem::take(&mut conn.active) || !conn.listed;
+        if !idle {
+            self.unlist(key);
+        } else if moved {
+            self.unlist(key);
             self.list(key);
         }
     }

@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Hostile clients: does everyone else still get served?
+
+    python3 bench/hostile.py [--no-build] [--only NAME] [--clients 20]
+
+Starts portico, portico-wasi, nginx and lighttpd (the last two when
+installed) as bench/load.py does, then for each server in turn holds one of
+these crowds open and, meanwhile, times `--clients` new visitors, one after
+another, each asking for a 1 KiB file on a new connection:
+
+- silent:    10,000 connections that send nothing;
+- slowloris: 2,000 connections that send a request head one byte a second;
+- readers:   2,000 connections that ask for a 10 MiB file with a 4 KiB
+             receive buffer and never read.
+
+It prints, per server and crowd, how many visitors got a 200 within 5 s,
+their median and worst wait, and the server's resident memory with the
+crowd held. Only 127.0.0.1 is targeted; every crowd is closed before the
+next, and the whole run ends by itself.
+"""
+
+import argparse
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import load  # noqa: E402  (the same servers, configurations and helpers)
+
+CROWDS = [("silent", 10_000), ("slowloris", 2_000), ("readers", 2_000)]
+WAIT = 5.0
+
+
+def visitor(port):
+    """Seconds until a whole 200 came, or None if not within WAIT."""
+    start = time.perf_counter()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+            s.sendall(b"GET /1k.html HTTP/1.1\r\nHost: v\r\nConnection: close\r\n\r\n")
+            got = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+    except OSError:
+        return None
+    if not got.startswith(b"HTTP/1.1 200 "):
+        return None
+    return time.perf_counter() - start
+
+
+def open_crowd(kind, port, count):
+    crowd = []
+    for i in range(count):
+        s = socket.socket()
+        if kind == "readers":
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(10)
+        try:
+            s.connect(("127.0.0.1", port))
+        except OSError as error:
+            print(f"  {kind}: connection {i} failed ({error}); holding {len(crowd)}", flush=True)
+            s.close()
+            break
+        s.setblocking(False)
+        try:
+            if kind == "slowloris":
+                s.send(b"GET /1k.html HTTP/1.1\r\nHost: x\r\nX-a:")
+            elif kind == "readers":
+                s.send(b"GET /10m.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        except OSError:
+            pass
+        crowd.append(s)
+    return crowd
+
+
+def trickle(crowd):
+    """One more header byte on every slowloris connection."""
+    for s in crowd:
+        try:
+            s.send(b"a")
+        except OSError:
+            pass
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--only", default="", help="only servers whose name contains this")
+    ap.add_argument("--clients", type=int, default=20, help="visitors timed per crowd")
+    args = ap.parse_args()
+    load.raise_fd_limit(max(n for _, n in CROWDS) + 2048)
+
+    if not args.no_build:
+        import subprocess
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "portico", "-p", "portico-wasi"],
+                       cwd=load.ROOT, check=True)
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(load.ROOT, "target"))
+    tmp = tempfile.mkdtemp(prefix="portico-hostile-")
+    os.chmod(tmp, 0o755)
+    root = os.path.join(tmp, "root")
+    os.mkdir(root)
+    with open(os.path.join(root, "1k.html"), "w") as f:
+        f.write("<!DOCTYPE html><title>1k</title>" + "x" * (1024 - 32))
+    with open(os.path.join(root, "10m.bin"), "wb") as f:
+        f.write(os.urandom(10 * 1024 * 1024))
+
+    rows = []
+    for name in ["portico", "portico-wasi", "nginx", "lighttpd"]:
+        if args.only and args.only not in name:
+            continue
+        port = load.free_port()
+        if name.startswith("portico"):
+            argv = [os.path.join(target, "release", name), "-q", "-p", str(port),
+                    "--idle-timeout", str(load.IDLE_TIMEOUT), root]
+        elif name == "nginx" and load.shutil.which("nginx"):
+            for d in ["body", "proxy", "fastcgi", "uwsgi", "scgi"]:
+                os.makedirs(os.path.join(tmp, d), exist_ok=True)
+            argv = ["nginx", "-c", load.nginx_config(tmp, root, port, os.cpu_count() or 2), "-p", tmp]
+        elif name == "lighttpd" and load.shutil.which("lighttpd"):
+            argv = ["lighttpd", "-D", "-f", load.lighttpd_config(tmp, root, port)]
+        else:
+            print(f"{name} is not installed: skipped", file=sys.stderr)
+            continue
+        server = load.Server(name, argv, port)
+        try:
+            for kind, count in CROWDS:
+                crowd = open_crowd(kind, port, count)
+                time.sleep(1.0)
+                waits = []
+                last = time.monotonic()
+                for _ in range(args.clients):
+                    if kind == "slowloris" and time.monotonic() - last >= 1.0:
+                        trickle(crowd)
+                        last = time.monotonic()
+                    waits.append(visitor(port))
+                rss = load.rss_kib(server.proc.pid) / 1024
+                served = [w for w in waits if w is not None]
+                median = statistics.median(served) * 1e3 if served else float("nan")
+                worst = max(served) * 1e3 if served else float("nan")
+                rows.append((name, kind, len(crowd), len(served), len(waits), median, worst, rss))
+                print(f"{name:<13} {kind:<10} held {len(crowd):>6}: {len(served)}/{len(waits)} served, "
+                      f"median {median:.1f} ms, worst {worst:.1f} ms, RSS {rss:.1f} MiB", flush=True)
+                for s in crowd:
+                    s.close()
+                time.sleep(2.0)
+        finally:
+            server.stop()
+
+    print()
+    print(f"{'server':<13} {'crowd':<10} {'held':>6} {'served':>8} {'median ms':>10} {'worst ms':>9} {'RSS MiB':>8}")
+    for name, kind, held, ok, total, median, worst, rss in rows:
+        print(f"{name:<13} {kind:<10} {held:>6} {ok:>4}/{total:<3} {median:>10.1f} {worst:>9.1f} {rss:>8.1f}")
+    load.shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
