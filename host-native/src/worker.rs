@@ -68,6 +68,7 @@ const WRITE_BUDGET: u64 = 2 << 20;
 
 /// Free heads kept for reuse, so a response costs no allocation for it.
 const SPARE_HEADS: usize = 64;
+const SPARE_HEAD_BYTES: usize = 32 * 1024;
 
 /// A slot index that is no connection (the ends of the idle list).
 const NIL: usize = usize::MAX;
@@ -428,7 +429,11 @@ impl<H: Handler> Worker<'_, H> {
                             conn.unarmed = Some(Now::current().mono);
                         }
                         let keep_alive = out.response.keep_alive();
-                        if self.spare_heads.len() < SPARE_HEADS {
+                        // A head that carried a big generated body (a
+                        // listing of up to 3 MiB) is not kept.
+                        if self.spare_heads.len() < SPARE_HEADS
+                            && out.head.capacity() <= SPARE_HEAD_BYTES
+                        {
                             self.spare_heads.push(out.head);
                         }
                         if !keep_alive || stopping {
