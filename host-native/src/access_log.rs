@@ -3,7 +3,7 @@
 //! stalled stdout never holds up serving.
 //!
 //! ```text
-//! connection threads ── format a line; append it to the queue, or drop
+//! worker threads ──── format a line; append it to the queue, or drop
 //!         │              and count it if the queue is full: never wait
 //!         ▼
 //!   Queue (≤ 1 MiB) ──▶ writer thread: takes all queued lines, one write
@@ -95,7 +95,7 @@ pub(crate) struct AccessLog {
     queue: Arc<Queue>,
 }
 
-/// What the connection threads, the writer and the reporter share.
+/// What the workers, the writer and the reporter share.
 #[derive(Debug, Default)]
 struct Queue {
     state: Mutex<State>,

@@ -54,7 +54,7 @@ impl RootDir {
     pub fn open_file(&self, path: &SafePath) -> io::Result<(std::fs::File, std::fs::Metadata)> {
         let mut options = OpenOptions::new();
         // O_NONBLOCK: opening a FIFO someone left in the root must not
-        // block the connection thread waiting for a writer.
+        // block a worker (and every connection it serves) waiting for a writer.
         options.read(true).custom_flags(libc::O_NONBLOCK);
         let rel = if path.is_root() { "." } else { path.as_str() };
         let file = self.dir.open_with(rel, &options)?.into_std();
