@@ -24,7 +24,6 @@ import os
 import socket
 import statistics
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -96,18 +95,9 @@ def main():
     load.raise_fd_limit(max(n for _, n in CROWDS) + 2048)
 
     if not args.no_build:
-        import subprocess
-        subprocess.run(["cargo", "build", "--release", "-q", "-p", "portico", "-p", "portico-wasi"],
-                       cwd=load.ROOT, check=True)
+        load.build()
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(load.ROOT, "target"))
-    tmp = tempfile.mkdtemp(prefix="portico-hostile-")
-    os.chmod(tmp, 0o755)
-    root = os.path.join(tmp, "root")
-    os.mkdir(root)
-    with open(os.path.join(root, "1k.html"), "w") as f:
-        f.write("<!DOCTYPE html><title>1k</title>" + "x" * (1024 - 32))
-    with open(os.path.join(root, "10m.bin"), "wb") as f:
-        f.write(os.urandom(10 * 1024 * 1024))
+    tmp, root = load.make_root("portico-hostile-", [("1k.html", 1024), ("10m.bin", 10 * 1024 * 1024)])
 
     rows = []
     for name in ["portico", "portico-wasi", "nginx", "lighttpd"]:

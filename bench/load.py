@@ -101,29 +101,47 @@ def cpu_seconds(pid):
     return total / CLK_TCK
 
 
-def peak_rss_kib(pid):
+def status_kib(pid, field):
+    """A memory figure of /proc/PID/status (VmHWM: peak, VmRSS: now), in
+    KiB, summed over the server's processes."""
     total = 0
     for p in descendants(pid):
         try:
             with open(f"/proc/{p}/status") as f:
-                m = re.search(r"VmHWM:\s+(\d+)", f.read())
+                m = re.search(rf"{field}:\s+(\d+)", f.read())
             total += int(m.group(1)) if m else 0
         except OSError:
             pass
     return total
+
+
+def peak_rss_kib(pid):
+    return status_kib(pid, "VmHWM")
 
 
 def rss_kib(pid):
-    """Resident memory now (VmRSS), summed over the server's processes."""
-    total = 0
-    for p in descendants(pid):
-        try:
-            with open(f"/proc/{p}/status") as f:
-                m = re.search(r"VmRSS:\s+(\d+)", f.read())
-            total += int(m.group(1)) if m else 0
-        except OSError:
-            pass
-    return total
+    return status_kib(pid, "VmRSS")
+
+
+def build():
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "portico", "-p", "portico-wasi"],
+                   cwd=ROOT, check=True)
+
+
+def make_root(prefix, files):
+    """A temporary directory with root/ holding `files` (name, size): a
+    1 KiB HTML page for 1k.html, random bytes for the rest."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(tmp, 0o755)
+    root = os.path.join(tmp, "root")
+    os.mkdir(root)
+    for name, size in files:
+        with open(os.path.join(root, name), "wb") as f:
+            if name == "1k.html":
+                f.write(b"<!DOCTYPE html><title>1k</title>" + b"x" * (size - 32))
+            else:
+                f.write(os.urandom(size))
+    return tmp, root
 
 
 def raise_fd_limit(needed):
@@ -274,8 +292,7 @@ def main():
         sys.exit("wrk is not installed (apt-get install wrk)")
 
     if not args.no_build:
-        subprocess.run(["cargo", "build", "--release", "-q", "-p", "portico", "-p", "portico-wasi"],
-                       cwd=ROOT, check=True)
+        build()
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     binaries = {
         "portico": os.path.join(target, "release", "portico"),
@@ -288,15 +305,8 @@ def main():
                 sys.exit(f"no baseline binary {binary}")
             binaries[f"{name}@base"] = binary
 
-    tmp = tempfile.mkdtemp(prefix="portico-load-")
-    os.chmod(tmp, 0o755)
-    root = os.path.join(tmp, "root")
-    os.mkdir(root)
-    with open(os.path.join(root, "1k.html"), "w") as f:
-        f.write("<!DOCTYPE html><title>1k</title>" + "x" * (1024 - 32))
-    for name, size in [("100k.bin", 100 * 1024), ("10m.bin", 10 * 1024 * 1024)]:
-        with open(os.path.join(root, name), "wb") as f:
-            f.write(os.urandom(size))
+    tmp, root = make_root("portico-load-", [("1k.html", 1024), ("100k.bin", 100 * 1024),
+                                            ("10m.bin", 10 * 1024 * 1024)])
 
     servers = []
     try:

@@ -203,9 +203,11 @@ struct Cached {
     file: Option<SharedFile>,
 }
 
-/// What a path named when it was opened.
+/// Which file a path names and in what state: device, inode, length,
+/// modification time and kind. Two equal identities are the same file,
+/// unchanged as far as its metadata tells (the `ETag`'s blind spot).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Identity {
+pub struct Identity {
     device: u64,
     inode: u64,
     len: u64,
@@ -223,6 +225,20 @@ impl Identity {
             mtime: (meta.mtime(), meta.mtime_nsec()),
             kind: meta.mode() & libc::S_IFMT,
         }
+    }
+
+    /// What `path` names now, beneath `dir` or not (one `fstatat`,
+    /// following a final symbolic link if `follow`): only for comparing
+    /// with an identity found through a confined open or stat.
+    pub fn at(dir: &cap_std::fs::Dir, path: &str, follow: bool) -> Option<Self> {
+        use rustix::fs::AtFlags;
+        let flags = if follow { AtFlags::empty() } else { AtFlags::SYMLINK_NOFOLLOW };
+        rustix::fs::statat(dir, path, flags).ok().map(|stat| Self::of_stat(&stat))
+    }
+
+    /// Whether it is this device and inode, of this length.
+    pub fn names(&self, id: FileId, len: u64) -> bool {
+        self.id() == id && self.len == len
     }
 
     fn of_stat(stat: &rustix::fs::Stat) -> Self {
@@ -265,9 +281,7 @@ impl OpenFiles {
     /// when the path still names the cached file.
     pub fn open(&self, path: &SafePath) -> io::Result<Opened> {
         let rel = if path.is_root() { "." } else { path.as_str() };
-        let now = rustix::fs::statat(&self.root.dir, rel, rustix::fs::AtFlags::empty())
-            .ok()
-            .map(|stat| Identity::of_stat(&stat));
+        let now = Identity::at(&self.root.dir, rel, true);
         if let Some(now) = now
             && let Some(cached) = self.entries.borrow().get(rel)
             && cached.what == now

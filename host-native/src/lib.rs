@@ -25,7 +25,9 @@ mod server;
 mod worker;
 
 pub use access_log::LogFormat;
-pub use files::{OPEN_FILES, OpenFiles, Opened, RootDir, SMALL_FILE, SharedFile, file_id};
+pub use files::{
+    Identity, OPEN_FILES, OpenFiles, Opened, RootDir, SMALL_FILE, SharedFile, file_id,
+};
 pub use handler::{Handler, NativeHandler, Now, Step};
 pub use server::{Config, DEFAULT_MAX_CONNECTIONS, Server, ShutdownHandle};
 

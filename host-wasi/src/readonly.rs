@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use portico::Identity;
+use portico_core::FileId;
 use wasi_common::dir::{OpenResult, ReaddirCursor, ReaddirEntity, WasiDir};
 use wasi_common::file::{FdFlags, FileType, Filestat, OFlags};
 use wasi_common::{Error, ErrorExt as _, SystemTimeSpec, WasiFile};
@@ -37,24 +39,12 @@ pub(crate) struct ReadOnlyDir {
 
 /// A confined stat's answer, and what `fstatat` said of the path then.
 struct Seen {
-    quick: Quick,
+    quick: Identity,
     stat: Filestat,
 }
 
-/// Device, inode, length, modification time (seconds, nanoseconds), kind.
-type Quick = (u64, u64, i64, i64, u64, u32);
-
 /// Paths remembered per directory; then the memory starts again.
 const REMEMBERED: usize = 256;
-
-fn quick(dir: &cap_std::fs::Dir, path: &str, follow: bool) -> Option<Quick> {
-    let flags =
-        if follow { rustix::fs::AtFlags::empty() } else { rustix::fs::AtFlags::SYMLINK_NOFOLLOW };
-    let stat = rustix::fs::statat(dir, path, flags).ok()?;
-    let nanos = stat.st_mtime_nsec;
-    let kind = stat.st_mode & libc::S_IFMT;
-    Some((stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime, nanos, kind))
-}
 
 impl ReadOnlyDir {
     /// The root: `dir` is the web root wasi-common was given as `inner`.
@@ -168,7 +158,7 @@ impl WasiDir for ReadOnlyDir {
         path: &str,
         follow_symlinks: bool,
     ) -> Result<Filestat, Error> {
-        let now = quick(&self.dir, path, follow_symlinks);
+        let now = Identity::at(&self.dir, path, follow_symlinks);
         let key = (Box::<str>::from(path), follow_symlinks);
         if let Some(now) = now {
             let stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
@@ -181,8 +171,7 @@ impl WasiDir for ReadOnlyDir {
         let stat = self.inner.get_path_filestat(path, follow_symlinks).await?;
         // Remembered only when both looked at the same file.
         if let Some(now) = now
-            && (now.0, now.1) == (stat.device_id, stat.inode)
-            && u64::try_from(now.2).is_ok_and(|len| len == stat.size)
+            && now.names(FileId { device: stat.device_id, inode: stat.inode }, stat.size)
         {
             let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
             if stats.len() >= REMEMBERED {
