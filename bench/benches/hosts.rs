@@ -15,7 +15,9 @@ use portico_bench::mean_ns;
 use portico_core::Site;
 use portico_wasi::{GUEST, WasiHandler};
 
-const REQUESTS: [(&str, &[u8]); 3] = [
+const REQUESTS: [(&str, &[u8]); 4] = [
+    // What wrk sends in bench/load.py: one small file, no other fields.
+    ("small_file", b"GET /style.css HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"),
     ("index", b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"),
     ("missing", b"GET /no/such/file.html HTTP/1.1\r\nHost: localhost\r\n\r\n"),
     ("browser_get", include_bytes!("../corpus/browser_get.http")),

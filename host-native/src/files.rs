@@ -280,8 +280,17 @@ impl OpenFiles {
     /// What `path` names, a file opened beneath the root, from the cache
     /// when the path still names the cached file.
     pub fn open(&self, path: &SafePath) -> io::Result<Opened> {
+        self.open_seen(path, None)
+    }
+
+    /// [`OpenFiles::open`], when the caller has just taken `seen`, what
+    /// [`Identity::at`] (following symbolic links) says of the same path
+    /// beneath the same root: the cached handle is reused if it is that
+    /// file, without asking the file system again. portico-wasi's guest
+    /// stats each file it serves right before the host opens it.
+    pub fn open_seen(&self, path: &SafePath, seen: Option<Identity>) -> io::Result<Opened> {
         let rel = if path.is_root() { "." } else { path.as_str() };
-        let now = Identity::at(&self.root.dir, rel, true);
+        let now = seen.or_else(|| Identity::at(&self.root.dir, rel, true));
         if let Some(now) = now
             && let Some(cached) = self.entries.borrow().get(rel)
             && cached.what == now

@@ -80,7 +80,12 @@ impl WasiHandler {
     /// opening can still fail, and then the guest answers again, told what
     /// the host found, so the same condition gets the same answer (the
     /// site's 404 page, say) as natively.
-    fn open(&self, files: &OpenFiles, file: &FileRef) -> Result<SharedFile, Opened> {
+    fn open(
+        &self,
+        resident: &Resident,
+        files: &OpenFiles,
+        file: &FileRef,
+    ) -> Result<SharedFile, Opened> {
         // The path is copied only on this rare road, not per response.
         let refused = |miss| Opened::Refused(Refusal { path: file.path.clone(), miss });
         // A hidden name is a miss here too, whatever the guest thinks.
@@ -88,7 +93,8 @@ impl WasiHandler {
         if !hidden && file.path.is_hidden() {
             return Err(refused(Miss::NotFound));
         }
-        let found = files.open(&file.path).map_err(|error| {
+        let rel = if file.path.is_root() { "." } else { file.path.as_str() };
+        let found = files.open_seen(&file.path, resident.seen(rel)).map_err(|error| {
             refused(Miss::of(&Lookup::<()>::from_io_error(&error)).unwrap_or(Miss::Failed))
         })?;
         let Found::File { file: opened, len, modified, id } = found else {
@@ -103,14 +109,15 @@ impl WasiHandler {
     }
 
     /// What a guest's result means for the connection.
-    fn act(&self, files: &OpenFiles, result: StepResult, now: Now) -> Acted {
+    fn act(&self, resident: &Resident, files: &OpenFiles, result: StepResult, now: Now) -> Acted {
         let StepResult { state, wake_at, awaiting_head, action, .. } = result;
         let next = WasiConn { state, wake_at, awaiting_head };
         let step = match action {
             Action::NeedMore => Step::NeedMore,
             Action::Discard(n) => Step::Discard(n as usize),
             Action::Close => Step::Close,
-            Action::Respond { consumed, response } => match self.deliver(files, response) {
+            Action::Respond { consumed, response } => match self.deliver(resident, files, response)
+            {
                 Ok(response) => Step::Respond { consumed: consumed as usize, response },
                 Err(Opened::Refused(refusal)) => return Acted::Refused(refusal),
                 Err(Opened::Changed) => Step::Close,
@@ -124,6 +131,7 @@ impl WasiHandler {
     /// The guest's response, its file opened, or what to do instead.
     fn deliver(
         &self,
+        resident: &Resident,
         files: &OpenFiles,
         response: Response<FileRef>,
     ) -> Result<Response<SharedFile>, Opened> {
@@ -139,7 +147,7 @@ impl WasiHandler {
                 return Err(Opened::Broken);
             }
         }
-        let body = body.try_map_handle(|file| self.open(files, &file))?;
+        let body = body.try_map_handle(|file| self.open(resident, files, &file))?;
         Ok(Response::from_parts(head, body))
     }
 }
@@ -208,7 +216,7 @@ impl Handler for WasiHandler {
             Ok(result) => result,
             Err(step) => return step,
         };
-        let (next, step) = match self.act(files, first, now) {
+        let (next, step) = match self.act(resident, files, first, now) {
             Acted::Done(next, step) => (next, step),
             // The same input again, the refused file reported as the miss
             // the host found; at most once.
@@ -218,7 +226,7 @@ impl Handler for WasiHandler {
                     Ok(result) => result,
                     Err(step) => return step,
                 };
-                match self.act(files, second, now) {
+                match self.act(resident, files, second, now) {
                     Acted::Done(next, step) => (next, step),
                     // Refused again (the 404 page too): a plain page.
                     Acted::Refused(refusal) => {

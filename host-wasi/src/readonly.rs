@@ -31,10 +31,45 @@ use wasi_common::{Error, ErrorExt as _, SystemTimeSpec, WasiFile};
 /// again. The `fstatat` is not confined, but it is only compared: an
 /// answer is only ever one the confined stat gave, for a path that now
 /// names the same file.
+///
+/// The root's also tells the host, through [`Vouch`], which file the
+/// guest's last stat found, so the host's open of that file right after
+/// does not stat it again.
 pub(crate) struct ReadOnlyDir {
     inner: Box<dyn WasiDir>,
     dir: Arc<cap_std::fs::Dir>,
-    stats: Mutex<HashMap<(Box<str>, bool), Seen>>,
+    /// Per `follow_symlinks` (false, true): keyed by the path alone, so a
+    /// lookup borrows the guest's path instead of copying it.
+    stats: Mutex<[HashMap<Box<str>, Seen>; 2]>,
+    vouch: Option<Arc<Vouch>>,
+}
+
+/// The path the root's last stat (following symbolic links) answered
+/// for, and what an `fstatat` of it said just then: only an answer given
+/// for a path that still named the same file is recorded. The host clears
+/// it before each guest call and reads it after.
+#[derive(Default)]
+pub(crate) struct Vouch {
+    last: Mutex<(String, Option<Identity>)>,
+}
+
+impl Vouch {
+    pub(crate) fn clear(&self) {
+        self.last.lock().unwrap_or_else(PoisonError::into_inner).1 = None;
+    }
+
+    /// What the fstatat said, if the last stat was of `path`.
+    pub(crate) fn of(&self, path: &str) -> Option<Identity> {
+        let last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        last.1.filter(|_| last.0 == path)
+    }
+
+    fn record(&self, path: &str, identity: Identity) {
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        last.0.clear();
+        last.0.push_str(path);
+        last.1 = Some(identity);
+    }
 }
 
 /// A confined stat's answer, and what `fstatat` said of the path then.
@@ -48,12 +83,20 @@ const REMEMBERED: usize = 256;
 
 impl ReadOnlyDir {
     /// The root: `dir` is the web root wasi-common was given as `inner`.
-    pub(crate) fn new(inner: Box<dyn WasiDir>, dir: cap_std::fs::Dir) -> Self {
-        Self::with(inner, Arc::new(dir))
+    pub(crate) fn new(inner: Box<dyn WasiDir>, dir: cap_std::fs::Dir, vouch: Arc<Vouch>) -> Self {
+        Self { inner, dir: Arc::new(dir), stats: Mutex::default(), vouch: Some(vouch) }
     }
 
-    fn with(inner: Box<dyn WasiDir>, dir: Arc<cap_std::fs::Dir>) -> Self {
-        Self { inner, dir, stats: Mutex::default() }
+    /// A directory below the root: paths are relative to it, so it vouches
+    /// for nothing.
+    fn below(inner: Box<dyn WasiDir>, dir: Arc<cap_std::fs::Dir>) -> Self {
+        Self { inner, dir, stats: Mutex::default(), vouch: None }
+    }
+
+    fn vouch(&self, path: &str, follow_symlinks: bool, identity: Identity) {
+        if follow_symlinks && let Some(vouch) = &self.vouch {
+            vouch.record(path, identity);
+        }
     }
 }
 
@@ -86,7 +129,7 @@ impl WasiDir for ReadOnlyDir {
                 // both; had the last name been swapped for a symlink since,
                 // it could still only lead to a directory below the root).
                 let dir = self.dir.open_dir(path)?;
-                Ok(OpenResult::Dir(Box::new(ReadOnlyDir::with(inner, Arc::new(dir)))))
+                Ok(OpenResult::Dir(Box::new(ReadOnlyDir::below(inner, Arc::new(dir)))))
             }
             OpenResult::File(file) => Ok(OpenResult::File(Box::new(ReadOnlyFile(file)))),
         }
@@ -159,12 +202,13 @@ impl WasiDir for ReadOnlyDir {
         follow_symlinks: bool,
     ) -> Result<Filestat, Error> {
         let now = Identity::at(&self.dir, path, follow_symlinks);
-        let key = (Box::<str>::from(path), follow_symlinks);
+        let which = usize::from(follow_symlinks);
         if let Some(now) = now {
             let stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(seen) = stats.get(&key)
+            if let Some(seen) = stats[which].get(path)
                 && seen.quick == now
             {
+                self.vouch(path, follow_symlinks, now);
                 return Ok(seen.stat.clone());
             }
         }
@@ -174,10 +218,12 @@ impl WasiDir for ReadOnlyDir {
             && now.names(FileId { device: stat.device_id, inode: stat.inode }, stat.size)
         {
             let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
+            let stats = &mut stats[which];
             if stats.len() >= REMEMBERED {
                 stats.clear();
             }
-            stats.insert(key, Seen { quick: now, stat: stat.clone() });
+            stats.insert(path.into(), Seen { quick: now, stat: stat.clone() });
+            self.vouch(path, follow_symlinks, now);
         }
         Ok(stat)
     }

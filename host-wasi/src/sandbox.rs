@@ -7,6 +7,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
+use portico::Identity;
 use portico_abi::{
     ABI_VERSION, Action, Call, StepResult, decode_result, encode_call_into, encode_site,
 };
@@ -19,7 +20,7 @@ use wasmtime::{
     PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder, Trap, TypedFunc,
 };
 
-use crate::readonly::ReadOnlyDir;
+use crate::readonly::{ReadOnlyDir, Vouch};
 
 /// Guest memory cap per instance, in bytes. The core needs well under 2 MiB; a guest
 /// that wants more is broken or hostile.
@@ -170,6 +171,13 @@ impl Resident {
         result
     }
 
+    /// What an `fstatat` said of `path` (relative to the root, `.` for
+    /// the root) as the guest's stat of it in the last step was answered,
+    /// if that was the last stat it made.
+    pub(crate) fn seen(&self, path: &str) -> Option<Identity> {
+        self.instance.as_ref().and_then(|instance| instance.vouch.of(path))
+    }
+
     fn release(&mut self) {
         if self.instance.take().is_some() {
             self.sandbox.lock().live -= 1;
@@ -198,6 +206,8 @@ struct Instance {
     call: u32,
     /// The encoded call, host-side, reused across steps.
     call_bytes: Vec<u8>,
+    /// Which file the guest's last stat found during the last call.
+    vouch: Arc<Vouch>,
     /// The generation of the site it was configured with.
     generation: u64,
 }
@@ -325,7 +335,9 @@ impl Sandbox {
         let dir = self.root.try_clone().context("cannot duplicate the web root handle")?;
         let listing = self.root.try_clone().context("cannot duplicate the web root handle")?;
         let dir = wasi_common::sync::dir::Dir::from_cap_std(dir);
-        wasi.push_preopened_dir(Box::new(ReadOnlyDir::new(Box::new(dir), listing)), "/")
+        let vouch = Arc::new(Vouch::default());
+        let root = ReadOnlyDir::new(Box::new(dir), listing, Arc::clone(&vouch));
+        wasi.push_preopened_dir(Box::new(root), "/")
             .map_err(|e| anyhow!("cannot preopen the web root: {e}"))?;
         let limits = StoreLimitsBuilder::new()
             .memory_size(MEMORY_LIMIT)
@@ -399,6 +411,7 @@ impl Sandbox {
             input_cap,
             call,
             call_bytes,
+            vouch,
             generation,
         })
     }
@@ -429,6 +442,7 @@ impl Instance {
             .write(&mut self.store, self.call as usize, encoded)
             .map_err(|e| fault(e.into()))?;
         self.store.set_epoch_deadline(DEADLINE_TICKS);
+        self.vouch.clear();
         let block = self
             .step
             .call(&mut self.store, (self.call, call_len, self.input, input_len))

@@ -314,7 +314,9 @@ fn content_type(name: &str) -> FieldValue {
         None | Some(0) => "",
         Some(dot) => &name[dot + 1..],
     };
-    let mime = mime_guess::from_ext(extension).first_raw().unwrap_or("application/octet-stream");
+    let mime = common_type(extension)
+        .or_else(|| mime_guess::from_ext(extension).first_raw())
+        .unwrap_or("application/octet-stream");
     let with_charset = match mime {
         "text/html" => "text/html; charset=utf-8",
         "text/css" => "text/css; charset=utf-8",
@@ -334,9 +336,42 @@ fn content_type(name: &str) -> FieldValue {
     FieldValue::from(with_charset)
 }
 
+/// The types of the extensions most requests name, as `mime_guess` has
+/// them (a test keeps the two equal): a few comparisons instead of its
+/// case-insensitive search through a thousand extensions, which was a
+/// visible share of a small response's time.
+const COMMON_TYPES: [(&str, &str); 12] = [
+    ("html", "text/html"),
+    ("css", "text/css"),
+    ("js", "text/javascript"),
+    ("png", "image/png"),
+    ("jpg", "image/jpeg"),
+    ("svg", "image/svg+xml"),
+    ("json", "application/json"),
+    ("webp", "image/webp"),
+    ("woff2", "font/woff2"),
+    ("ico", "image/x-icon"),
+    ("txt", "text/plain"),
+    ("wasm", "application/wasm"),
+];
+
+fn common_type(extension: &str) -> Option<&'static str> {
+    COMMON_TYPES.iter().find(|(ext, _)| ext.eq_ignore_ascii_case(extension)).map(|(_, mime)| *mime)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+    #[test]
+    fn common_types_are_what_mime_guess_says() {
+        for (ext, mime) in super::COMMON_TYPES {
+            for ext in [ext.to_owned(), ext.to_uppercase()] {
+                assert_eq!(mime_guess::from_ext(&ext).first_raw(), Some(mime), "{ext}");
+                assert_eq!(super::common_type(&ext), Some(mime));
+            }
+        }
+    }
+
     use std::time::SystemTime;
 
     use super::*;
