@@ -38,6 +38,13 @@ fn serve_one<H: Handler>(
             response.write_head(out);
             response.status()
         }
+        // portico-wasi: the head as the guest wrote it; the server copies
+        // it into its send buffer.
+        Step::RespondWritten { response, .. } => {
+            out.clear();
+            out.extend_from_slice(&response.head);
+            response.status
+        }
         other => panic!("expected a response, got {other:?}"),
     }
 }

@@ -30,13 +30,13 @@ use anyhow::Context as _;
 use mio::net::{TcpListener, TcpStream};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
-use portico_core::{Moment, Response, Segment};
+use portico_core::{Body, Moment, Response, Segment};
 use slab::Slab;
 use socket2::SockRef;
 
 use crate::access_log::Entry;
 use crate::files::{SMALL_FILE, SharedFile};
-use crate::handler::{Handler, Now, Step};
+use crate::handler::{Handler, Now, Step, Written};
 use crate::server::{Config, LOOPBACK_SEND_BUFFER, Shared};
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -198,7 +198,9 @@ struct Outgoing {
     /// The head, and when the body is only bytes, the body after it: one
     /// write for a whole small response.
     head: Vec<u8>,
-    response: Response<SharedFile>,
+    status: u16,
+    keep_alive: bool,
+    body: Body<SharedFile>,
     /// Pieces to write: the head, then each body segment (none when the
     /// body was gathered into `head`).
     pieces: usize,
@@ -428,7 +430,7 @@ impl<H: Handler> Worker<'_, H> {
                         if !fresh {
                             conn.unarmed = Some(Now::current().mono);
                         }
-                        let keep_alive = out.response.keep_alive();
+                        let keep_alive = out.keep_alive;
                         // A head that carried a big generated body (a
                         // listing of up to 3 MiB) is not kept.
                         if self.spare_heads.len() < SPARE_HEADS
@@ -500,6 +502,14 @@ impl<H: Handler> Worker<'_, H> {
                     Step::Respond { consumed, response } => {
                         let head = self.spare_heads.pop().unwrap_or_default();
                         match Outgoing::new(head, response, consumed, now.wall) {
+                            Ok(out) => conn.out = Some(out),
+                            Err(_) => break Next::Close,
+                        }
+                        conn.deadline = None;
+                        continue;
+                    }
+                    Step::RespondWritten { consumed, response } => {
+                        match Outgoing::written(response, consumed, now.wall) {
                             Ok(out) => conn.out = Some(out),
                             Err(_) => break Next::Close,
                         }
@@ -734,16 +744,36 @@ impl Outgoing {
     ) -> io::Result<Self> {
         head.clear();
         response.write_head(&mut head);
+        let (status, keep_alive) = (response.status(), response.keep_alive());
+        let (_, body) = response.into_parts();
+        Self::written(Written { status, keep_alive, head, body }, consumed, when)
+    }
+
+    /// A response whose head the handler wrote.
+    fn written(response: Written, consumed: usize, when: SystemTime) -> io::Result<Self> {
+        let Written { status, keep_alive, mut head, body } = response;
         let head_len = head.len() as u64;
-        let pieces = Self::gather(&mut head, response.body())?;
-        Ok(Self { head, response, pieces, at: 0, pos: 0, sent: 0, head_len, consumed, when })
+        let pieces = Self::gather(&mut head, &body)?;
+        Ok(Self {
+            head,
+            status,
+            keep_alive,
+            body,
+            pieces,
+            at: 0,
+            pos: 0,
+            sent: 0,
+            head_len,
+            consumed,
+            when,
+        })
     }
 
     /// Append what joins the head; the number of pieces to write. A small
     /// file ([`SMALL_FILE`]) goes with its head in one `send` (from the
     /// bytes the worker's cache keeps, or one `pread`), not a `send` with
     /// MSG_MORE and a `sendfile`: fewer system calls, one packet.
-    fn gather(head: &mut Vec<u8>, body: &portico_core::Body<SharedFile>) -> io::Result<usize> {
+    fn gather(head: &mut Vec<u8>, body: &Body<SharedFile>) -> io::Result<usize> {
         let mut segments = body.segments();
         Ok(match (body.handle(), segments.next(), segments.next()) {
             (None, ..) => {
@@ -806,13 +836,13 @@ fn write_out(stream: &TcpStream, out: &mut Outgoing) -> io::Result<Wrote> {
             let bytes = out.head.get(pos..).unwrap_or(&[]);
             (out.head.len() as u64, bytes.len() as u64, send(stream, bytes, more))
         } else {
-            match out.response.body().segments().nth(out.at - 1) {
+            match out.body.segments().nth(out.at - 1) {
                 Some(Segment::Bytes(all)) => {
                     let bytes = all.get(pos..).unwrap_or(&[]);
                     (all.len() as u64, bytes.len() as u64, send(stream, bytes, more))
                 }
                 Some(Segment::File { offset, len }) => {
-                    let file = out.response.body().handle().ok_or(io::ErrorKind::InvalidInput)?;
+                    let file = out.body.handle().ok_or(io::ErrorKind::InvalidInput)?;
                     let file = file.file();
                     // sendfile moves at most 0x7ffff000 bytes a call.
                     let chunk = len.saturating_sub(out.pos).min(1 << 30).min(budget);
@@ -873,7 +903,7 @@ fn log<C>(shared: &Shared, conn: &Conn<C>, out: &Outgoing, input: &[u8]) {
         peer: conn.peer,
         when: out.when,
         input,
-        status: out.response.status(),
+        status: out.status,
         bytes: out.body_sent(),
         duration: now.saturating_duration_since(conn.began.unwrap_or(now)),
     });

@@ -6,9 +6,9 @@ use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use anyhow::Context as _;
-use portico::{Handler, Now, OpenFiles, Opened as Found, RootDir, SharedFile, Step};
-use portico_abi::{Action, Call, FileRef, Miss, Refusal, StepResult};
-use portico_core::{Lookup, Moment, Response, STATE_LEN, Segment, Site, closing_response};
+use portico::{Handler, Now, OpenFiles, Opened as Found, RootDir, SharedFile, Step, Written};
+use portico_abi::{Action, Answer, Call, FileRef, Miss, Refusal, StepResult};
+use portico_core::{Lookup, Moment, STATE_LEN, Segment, Site, closing_response};
 
 use crate::sandbox::{GuestFailure, Resident, Sandbox};
 
@@ -118,7 +118,7 @@ impl WasiHandler {
             Action::Close => Step::Close,
             Action::Respond { consumed, response } => match self.deliver(resident, files, response)
             {
-                Ok(response) => Step::Respond { consumed: consumed as usize, response },
+                Ok(response) => Step::RespondWritten { consumed: consumed as usize, response },
                 Err(Opened::Refused(refusal)) => return Acted::Refused(refusal),
                 Err(Opened::Changed) => Step::Close,
                 Err(Opened::Broken) => fault(now, "a body range beyond its file"),
@@ -133,9 +133,9 @@ impl WasiHandler {
         &self,
         resident: &Resident,
         files: &OpenFiles,
-        response: Response<FileRef>,
-    ) -> Result<Response<SharedFile>, Opened> {
-        let (head, body) = response.into_parts();
+        answer: Answer,
+    ) -> Result<Written, Opened> {
+        let Answer { status, keep_alive, head, body, .. } = answer;
         if let Some(file) = body.handle() {
             let fits = body.segments().all(|segment| match segment {
                 Segment::File { offset, len } => {
@@ -148,7 +148,7 @@ impl WasiHandler {
             }
         }
         let body = body.try_map_handle(|file| self.open(resident, files, &file))?;
-        Ok(Response::from_parts(head, body))
+        Ok(Written { status, keep_alive, head, body })
     }
 }
 

@@ -1,4 +1,4 @@
-;; A deliberately broken portico guest (ABI version 2) for the sandbox
+;; A deliberately broken portico guest (ABI version 4) for the sandbox
 ;; tests. It encodes its answers by hand, as docs/ABI.md describes them.
 ;; Its step looks at the first input byte:
 ;;   L  loops forever             (the host's epoch deadline must stop it: 503)
@@ -10,7 +10,8 @@
 ;;      changed after the lookup): the host must close, sending nothing
 ;;   P  names ../secret as the body file: the host must refuse the path
 ;;   R  names index.html with a range beyond the size it reports: broken
-;;   H  answers with a header value holding CR LF: the host must refuse it
+;;   H  answers with a header value holding a bare LF, which a client
+;;      might take for the end of the line: the host must refuse it
 ;;   Z  answers "ok", keeping the connection, having consumed nothing: it
 ;;      would answer the same bytes forever, so the host must refuse it
 ;;   S  asks the host to sleep (poll_oneoff): the host must refuse, and the
@@ -36,6 +37,8 @@
   (global $heap (mut i32) (i32.const 2048))
   ;; Where the result being written has got to.
   (global $out (mut i32) (i32.const 0))
+  ;; Where the head being written keeps its length word.
+  (global $head (mut i32) (i32.const 0))
 
   ;; Paths the escape attempts use.
   (data (i32.const 100) "../etc/passwd")     ;; 13 bytes
@@ -57,13 +60,17 @@
   (data (i32.const 340) "Connection")        ;; 10
   (data (i32.const 360) "close")             ;; 5
   (data (i32.const 370) "X-Evil")            ;; 6
-  (data (i32.const 380) "a\0d\0aSet-Cookie: x") ;; 17
+  (data (i32.const 380) "a\0aSet-Cookie: x") ;; 16
+  ;; The pieces of a head.
+  (data (i32.const 400) "HTTP/1.1 200 OK\0d\0a") ;; 17
+  (data (i32.const 420) ": ")                ;; 2
+  (data (i32.const 424) "\0d\0a")             ;; 2
   ;; 500..511: the escape attempts' errnos; 520: one answer byte.
   ;; A poll_oneoff subscription: a relative clock timeout of 5 s.
   (data (i32.const 800) "\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\01\00\00\00\00\00\00\00\00\f2\05\2a\01\00\00\00")
 
   (func (export "_initialize"))
-  (func (export "portico_abi_version") (result i32) (i32.const 3))
+  (func (export "portico_abi_version") (result i32) (i32.const 4))
   (func (export "portico_configure") (param i32 i32) (result i32) (i32.const 0))
 
   ;; A bump allocator: blocks are never reused (instances are short-lived).
@@ -104,15 +111,23 @@
   (func $end (result i32)
     (i32.store (i32.const 60000) (i32.sub (global.get $out) (i32.const 60000)))
     (i32.const 60000))
-  (func $respond (param $status i32) (param $keep i32) (param $fields i32)
+  ;; A 200 response's status, keep-alive, and the start of its head (the
+  ;; length word is filled in by $head_end).
+  (func $respond (param $status i32) (param $keep i32)
     (call $u16 (local.get $status))
     (call $u8 (local.get $keep))
-    (call $u16 (local.get $fields)))
+    (global.set $head (global.get $out))
+    (call $u32 (i32.const 0))
+    (call $copy (i32.const 400) (i32.const 17)))
   (func $field (param $name i32) (param $name_len i32) (param $value i32) (param $value_len i32)
-    (call $u16 (local.get $name_len))
     (call $copy (local.get $name) (local.get $name_len))
-    (call $u32 (local.get $value_len))
-    (call $copy (local.get $value) (local.get $value_len)))
+    (call $copy (i32.const 420) (i32.const 2))
+    (call $copy (local.get $value) (local.get $value_len))
+    (call $copy (i32.const 424) (i32.const 2)))
+  (func $head_end
+    (call $copy (i32.const 424) (i32.const 2))
+    (i32.store (global.get $head)
+      (i32.sub (i32.sub (global.get $out) (global.get $head)) (i32.const 4))))
   (func $bytes_body (param $ptr i32) (param $len i32)
     (call $u8 (i32.const 1))
     (call $u32 (local.get $len))
@@ -136,8 +151,9 @@
   ;; 200 "ok", keeping the connection.
   (func $ok (param $consumed i32) (result i32)
     (call $begin (i32.const 2) (local.get $consumed))
-    (call $respond (i32.const 200) (i32.const 1) (i32.const 1))
+    (call $respond (i32.const 200) (i32.const 1))
     (call $field (i32.const 300) (i32.const 14) (i32.const 320) (i32.const 1))
+    (call $head_end)
     (call $bytes_body (i32.const 330) (i32.const 2))
     (call $end))
 
@@ -145,9 +161,10 @@
   (func $closing (param $consumed i32) (param $body i32) (param $body_len i32)
                  (param $length i32) (param $length_len i32) (result i32)
     (call $begin (i32.const 2) (local.get $consumed))
-    (call $respond (i32.const 200) (i32.const 0) (i32.const 2))
+    (call $respond (i32.const 200) (i32.const 0))
     (call $field (i32.const 300) (i32.const 14) (local.get $length) (local.get $length_len))
     (call $field (i32.const 340) (i32.const 10) (i32.const 360) (i32.const 5))
+    (call $head_end)
     (call $bytes_body (local.get $body) (local.get $body_len))
     (call $end))
 
@@ -155,7 +172,8 @@
   (func $file (param $consumed i32) (param $path i32) (param $path_len i32) (param $size i64)
               (param $len i64) (result i32)
     (call $begin (i32.const 2) (local.get $consumed))
-    (call $respond (i32.const 200) (i32.const 1) (i32.const 0))
+    (call $respond (i32.const 200) (i32.const 1))
+    (call $head_end)
     (call $file_body (local.get $path) (local.get $path_len) (local.get $size) (i64.const 0)
                      (local.get $len))
     (call $end))
@@ -219,9 +237,10 @@
     (if (i32.eq (local.get $first) (i32.const 72)) ;; 'H'
       (then
         (call $begin (i32.const 2) (local.get $len))
-        (call $respond (i32.const 200) (i32.const 1) (i32.const 2))
+        (call $respond (i32.const 200) (i32.const 1))
         (call $field (i32.const 300) (i32.const 14) (i32.const 320) (i32.const 1))
-        (call $field (i32.const 370) (i32.const 6) (i32.const 380) (i32.const 17))
+        (call $field (i32.const 370) (i32.const 6) (i32.const 380) (i32.const 16))
+        (call $head_end)
         (call $bytes_body (i32.const 330) (i32.const 2))
         (return (call $end))))
     (if (i32.eq (local.get $first) (i32.const 90)) ;; 'Z'

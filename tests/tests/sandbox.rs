@@ -156,15 +156,15 @@ fn a_module_that_is_not_a_portico_guest_is_refused_at_start() {
             "incomplete.wasm",
             wat::parse_str(
                 r#"(module (memory (export "memory") 1) (func (export "_initialize"))
-                   (func (export "portico_abi_version") (result i32) (i32.const 3)))"#,
+                   (func (export "portico_abi_version") (result i32) (i32.const 4)))"#,
             )
             .unwrap(),
         ),
         (
-            "v2.wasm",
+            "v3.wasm",
             wat::parse_str(
                 r#"(module (memory (export "memory") 1) (func (export "_initialize"))
-                   (func (export "portico_abi_version") (result i32) (i32.const 2)))"#,
+                   (func (export "portico_abi_version") (result i32) (i32.const 3)))"#,
             )
             .unwrap(),
         ),
@@ -178,8 +178,8 @@ fn a_module_that_is_not_a_portico_guest_is_refused_at_start() {
         assert_eq!(err.lines().count(), 1, "{name}: one line expected, got:\n{err}");
         assert!(err.starts_with("portico-wasi: error: "), "{err}");
         assert!(!err.contains("panicked"), "{err}");
-        if name == "v2.wasm" {
-            assert!(err.contains("ABI version 2, this host version 3"), "{err}");
+        if name == "v3.wasm" {
+            assert!(err.contains("ABI version 3, this host version 4"), "{err}");
         }
     }
 }

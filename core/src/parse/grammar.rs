@@ -48,9 +48,12 @@ pub(crate) struct RawHead<'b> {
     pub(crate) headers: Vec<Header<'b>>,
 }
 
+/// Whether `b` may appear in a token, such as a method or a header field
+/// name (RFC 9110 §5.6.2):
 /// tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
 ///         "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
-pub(crate) fn is_tchar(b: u8) -> bool {
+#[must_use]
+pub fn is_tchar(b: u8) -> bool {
     TCHAR[usize::from(b)]
 }
 

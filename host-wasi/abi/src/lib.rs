@@ -31,18 +31,21 @@ use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use portico_core::{
-    Body, FieldValue, FileId, Headers, Limits, Lookup, Moment, Part, PathRule, Response,
-    ResponseHead, STATE_LEN, SafePath, Site,
+    Body, FieldValue, FileId, Headers, Limits, Lookup, Moment, Part, PathRule, Response, STATE_LEN,
+    SafePath, Site,
 };
 
 /// The version of this ABI: what `portico_abi_version` returns. A host
 /// refuses a module of another version.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 
 /// The most header fields a response may carry.
 pub const MAX_FIELDS: usize = 256;
-/// The most bytes of header names and values in one response.
+/// The most bytes of header names and values in a site's extra fields.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// The longest serialised response head: [`MAX_FIELDS`] fields of
+/// [`MAX_HEAD_BYTES`] in all, with their separators and the status line.
+pub const MAX_HEAD_LEN: usize = MAX_HEAD_BYTES + 4 * MAX_FIELDS + 1024;
 /// The most generated body bytes in one response (an error page, a
 /// listing, multipart boundaries).
 pub const MAX_BODY_BYTES: usize = 4 << 20;
@@ -67,7 +70,8 @@ pub enum AbiError {
     TooLarge(&'static str),
     /// Text that is not UTF-8.
     NotUtf8(&'static str),
-    /// A header field that would break the head.
+    /// A head that is not a status line, header fields and an empty line,
+    /// or a field that would break it.
     BadHeader,
     /// A path that is not a normal path below the root.
     BadPath,
@@ -88,7 +92,7 @@ impl core::fmt::Display for AbiError {
             Self::BadTag(what) => write!(f, "invalid {what}"),
             Self::TooLarge(what) => write!(f, "{what} over its cap"),
             Self::NotUtf8(what) => write!(f, "{what} is not UTF-8"),
-            Self::BadHeader => f.write_str("a header field that would break the head"),
+            Self::BadHeader => f.write_str("a malformed head or header field"),
             Self::BadPath => f.write_str("a path that is not normal"),
             Self::BadStatus => f.write_str("a status outside 100-999"),
             Self::NoProgress => {
@@ -229,11 +233,99 @@ pub enum Action {
     Respond {
         /// Input bytes the request head took (0 for a rejection).
         consumed: u32,
-        /// The response, its file named by a [`FileRef`].
-        response: Response<FileRef>,
+        /// The response, its head written out, its file named by a
+        /// [`FileRef`].
+        response: Answer,
     },
     /// Close without writing.
     Close,
+}
+
+/// A response as it crosses the boundary: its head already serialised by
+/// the guest, with the serialiser every host uses
+/// ([`ResponseHead::write`]), so the host writes those bytes as they are
+/// instead of rebuilding and checking every field, and its body
+/// described for the host to send. [`decode_result`] accepts only a head
+/// that is a status line with this status, header fields that cannot
+/// split it (a token, a colon, a value without CR, LF or other controls
+/// but tab), and the empty line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Answer {
+    /// The status code, as the status line says.
+    pub status: u16,
+    /// Whether the connection stays open after this response.
+    pub keep_alive: bool,
+    /// The status line, the header fields and the empty line.
+    pub head: Vec<u8>,
+    /// The body to send after the head.
+    pub body: Body<FileRef>,
+}
+
+impl Answer {
+    /// `response`, its head serialised into `head` (cleared first: a
+    /// buffer kept from an earlier answer, see [`Answer::into_head`]).
+    pub fn new(response: Response<FileRef>, mut head: Vec<u8>) -> Self {
+        head.clear();
+        response.write_head(&mut head);
+        let (status, keep_alive) = (response.status(), response.keep_alive());
+        let (_, body) = response.into_parts();
+        Self { status, keep_alive, head, body }
+    }
+
+    /// The head's buffer, to serialise the next answer into.
+    #[must_use]
+    pub fn into_head(self) -> Vec<u8> {
+        self.head
+    }
+}
+
+/// Whether `head` is a head with `status` that cannot be split: the
+/// status line `HTTP/1.1 NNN reason`, then fields `name: value`, each line
+/// ending in CRLF, then CRLF and nothing after.
+fn valid_head(head: &[u8], status: u16) -> bool {
+    let Some(rest) = head.strip_prefix(b"HTTP/1.1 ") else { return false };
+    let [a, b, c, b' ', rest @ ..] = rest else { return false };
+    let digits = [*a, *b, *c];
+    if !digits.iter().all(u8::is_ascii_digit)
+        || digits.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0')) != status
+    {
+        return false;
+    }
+    let Some((reason, mut rest)) = line(rest) else { return false };
+    if !reason.iter().copied().all(field_byte) {
+        return false;
+    }
+    let mut fields = 0;
+    loop {
+        if rest == b"\r\n" {
+            return true;
+        }
+        fields += 1;
+        let Some((field, after)) = line(rest) else { return false };
+        let Some(colon) = field.iter().position(|&b| b == b':') else { return false };
+        let (name, value) = (&field[..colon], &field[colon + 1..]);
+        if fields > MAX_FIELDS
+            || name.is_empty()
+            || !name.iter().copied().all(portico_core::is_tchar)
+            || !value.iter().copied().all(field_byte)
+        {
+            return false;
+        }
+        rest = after;
+    }
+}
+
+/// A line up to its CRLF, and what follows.
+fn line(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let end = bytes.windows(2).position(|pair| pair == b"\r\n")?;
+    Some((&bytes[..end], &bytes[end + 2..]))
+}
+
+/// A byte a field value or reason phrase may hold: tab, visible ASCII,
+/// space, obs-text; no CR, LF, NUL, DEL or other control.
+fn field_byte(b: u8) -> bool {
+    b == b'\t' || (b >= 0x20 && b != 0x7f)
 }
 
 // ---------------------------------------------------------------------------
@@ -425,7 +517,7 @@ pub fn encode_result(result: &StepResult) -> Vec<u8> {
 /// block's length word first, and the result after it, in one buffer).
 pub fn encode_result_into(result: &StepResult, out: &mut Vec<u8>) {
     let generated = match &result.action {
-        Action::Respond { response, .. } => match response.body() {
+        Action::Respond { response, .. } => match &response.body {
             Body::Bytes(bytes) => bytes.len(),
             Body::Parts { parts, .. } => parts.len() * 24,
             _ => 0,
@@ -449,7 +541,7 @@ pub fn encode_result_into(result: &StepResult, out: &mut Vec<u8>) {
         Action::Respond { consumed, response } => {
             w.u8(2);
             w.u32(*consumed);
-            w.response(response);
+            w.answer(response);
         }
         Action::Close => {
             w.u8(3);
@@ -480,8 +572,8 @@ pub fn decode_result(bytes: &[u8]) -> Result<StepResult, AbiError> {
         1 if consumed == 0 => return Err(AbiError::NoProgress),
         1 => Action::Discard(consumed),
         2 => {
-            let response = r.response()?;
-            if response.keep_alive() && consumed == 0 {
+            let response = r.answer()?;
+            if response.keep_alive && consumed == 0 {
                 return Err(AbiError::NoProgress);
             }
             Action::Respond { consumed, response }
@@ -573,11 +665,11 @@ impl Writer<'_> {
         self.u64(id.device);
         self.u64(id.inode);
     }
-    fn response(&mut self, response: &Response<FileRef>) {
-        self.u16(response.status());
-        self.u8(u8::from(response.keep_alive()));
-        self.headers(response.headers());
-        match response.body() {
+    fn answer(&mut self, answer: &Answer) {
+        self.u16(answer.status);
+        self.u8(u8::from(answer.keep_alive));
+        self.bytes32(&answer.head);
+        match &answer.body {
             Body::Bytes(bytes) => {
                 self.u8(1);
                 self.bytes32(bytes);
@@ -793,15 +885,17 @@ impl<'a> Reader<'a> {
         };
         Ok(FileRef { path, size, modified, id })
     }
-    fn response(&mut self) -> Result<Response<FileRef>, AbiError> {
+    fn answer(&mut self) -> Result<Answer, AbiError> {
         let status = self.u16()?;
         if !(100..=999).contains(&status) {
             return Err(AbiError::BadStatus);
         }
         let keep_alive = self.bool("keep-alive")?;
-        let mut head = ResponseHead::new(status);
-        head.keep_alive = keep_alive;
-        head.headers = self.headers()?;
+        let head = self.bytes32("head", MAX_HEAD_LEN)?;
+        if !valid_head(head, status) {
+            return Err(AbiError::BadHeader);
+        }
+        let head = head.to_vec();
         let body = match self.u8()? {
             0 => Body::Empty,
             1 => Body::Bytes(self.bytes32("body", MAX_BODY_BYTES)?.to_vec()),
@@ -835,7 +929,7 @@ impl<'a> Reader<'a> {
             }
             _ => return Err(AbiError::BadTag("body")),
         };
-        Ok(Response::from_parts(head, body))
+        Ok(Answer { status, keep_alive, head, body })
     }
     fn end(&self) -> Result<(), AbiError> {
         if self.bytes.is_empty() { Ok(()) } else { Err(AbiError::TrailingBytes) }
@@ -848,18 +942,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn typed_values_travel_as_their_wire_text() {
-        let mut head = ResponseHead::new(200);
+    fn a_head_is_checked_line_by_line() {
+        let mut head = portico_core::ResponseHead::new(200);
         head.headers.try_push("Content-Length", 42u64).unwrap();
         head.headers.try_push("Date", SystemTime::UNIX_EPOCH).unwrap();
+        head.headers.try_push("X-Empty", "").unwrap();
         let response: Response<FileRef> = Response::from_parts(head, Body::Empty);
-        let result =
-            StepResult::new([0; STATE_LEN], None, true, Action::Respond { consumed: 9, response });
-        let back = decode_result(&encode_result(&result)).unwrap();
-        let Action::Respond { response, .. } = back.action else { panic!("a response") };
-        let texts: Vec<String> =
-            response.headers().iter().map(|(_, v)| v.to_text().into_owned()).collect();
-        assert_eq!(texts, ["42", "Thu, 01 Jan 1970 00:00:00 GMT"]);
+        let answer = Answer::new(response, Vec::new());
+        assert_eq!(
+            answer.head,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 42\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n\
+              X-Empty: \r\n\r\n"
+        );
+        assert!(valid_head(&answer.head, 200));
+        assert!(valid_head(b"HTTP/1.1 599 \r\n\r\n", 599), "an empty reason");
+        assert!(valid_head(b"HTTP/1.1 200 OK\r\nA:b\tc\xff\r\n\r\n", 200), "tab, obs-text");
+        let many = format!("HTTP/1.1 200 OK\r\n{}\r\n", "A: b\r\n".repeat(MAX_FIELDS));
+        assert!(valid_head(many.as_bytes(), 200));
+        let too_many = format!("HTTP/1.1 200 OK\r\n{}\r\n", "A: b\r\n".repeat(MAX_FIELDS + 1));
+        let bad: [&[u8]; 17] = [
+            b"",
+            b"HTTP/1.1 200 OK\r\n",
+            b"HTTP/1.1 200 OK\r\n\r\nX",
+            b"HTTP/1.1 200 OK\r\n\r\n\r\n",
+            b"HTTP/1.0 200 OK\r\n\r\n",
+            b"HTTP/1.1 201 OK\r\n\r\n",
+            b"HTTP/1.1 20x OK\r\n\r\n",
+            b"HTTP/1.1 200OK\r\n\r\n",
+            b"HTTP/1.1 200 O\nK\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nA: b\nSet-Cookie: x\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nA: b\rSet-Cookie: x\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nA: b\0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nA: b\x7f\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\n: b\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nA b: c\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
+            too_many.as_bytes(),
+        ];
+        for head in bad {
+            assert!(!valid_head(head, 200), "{:?}", String::from_utf8_lossy(head));
+        }
     }
 
     #[test]

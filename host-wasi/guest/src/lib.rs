@@ -11,7 +11,7 @@
 //! time and identity seen) for the host to stream, so they never pass
 //! through guest memory.
 //!
-//! The exports speak ABI version 3 (`docs/ABI.md`); every value crossing
+//! The exports speak ABI version 4 (`docs/ABI.md`); every value crossing
 //! them is encoded and decoded by `portico-abi`, the crate the host uses
 //! too.
 
@@ -19,10 +19,11 @@
 // across the boundary; every use is commented.
 #![allow(unsafe_code)]
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use portico_abi::{
-    ABI_VERSION, Action, Call, FileRef, Refusal, StepResult, decode_call, decode_site,
+    ABI_VERSION, Action, Answer, Call, FileRef, Refusal, StepResult, decode_call, decode_site,
     encode_result_into,
 };
 use portico_core::{
@@ -219,6 +220,15 @@ mod wasi_fs {
     }
 }
 
+thread_local! {
+    /// The result block `portico_step` hands out, kept from step to step
+    /// (the host reads it before its next call): no allocation, copy or
+    /// free per step once it has grown to the largest answer.
+    static BLOCK: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
+    /// The buffer the last answer's head was written into, for the next.
+    static HEAD: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(512));
+}
+
 /// One step, as plain Rust: the exports below only move bytes.
 #[must_use]
 pub fn step(call: &Call, input: &[u8]) -> StepResult {
@@ -236,14 +246,19 @@ pub fn step(call: &Call, input: &[u8]) -> StepResult {
             let files = AsRefused { root: &WasiRoot, refusal: call.refused.as_ref() };
             let response = respond(&request, site, &files, call.wall);
             let consumed = u32::try_from(request.head_len()).unwrap_or(u32::MAX);
-            Action::Respond { consumed, response }
+            Action::Respond { consumed, response: Answer::new(response, spare_head()) }
         }
-        Event::Reject(rejection) => {
-            Action::Respond { consumed: 0, response: error_response(rejection, call.wall) }
-        }
+        Event::Reject(rejection) => Action::Respond {
+            consumed: 0,
+            response: Answer::new(error_response(rejection, call.wall), spare_head()),
+        },
         _ => Action::Close,
     };
     StepResult::new(conn.to_bytes(), conn.poll_timeout(), conn.awaiting_head(), action)
+}
+
+fn spare_head() -> Vec<u8> {
+    HEAD.with_borrow_mut(std::mem::take)
 }
 
 /// The ABI version this module implements.
@@ -265,19 +280,19 @@ pub extern "C" fn portico_alloc(len: u32) -> *mut u8 {
     ptr
 }
 
-/// Free a block from `portico_alloc` or `portico_step`.
+/// Free a block from `portico_alloc`.
 ///
 /// # Safety
 ///
-/// `ptr` and `len` must be exactly what `portico_alloc` returned/was
-/// given, or a result pointer and its length word; each freed once.
+/// `ptr` and `len` must be exactly what `portico_alloc` returned and was
+/// given; each freed once.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portico_free(ptr: *mut u8, len: u32) {
     if ptr.is_null() || len == 0 {
         return;
     }
     // SAFETY: the caller passes back a block this module allocated with
-    // capacity `len` (a result block is allocated exactly to its length).
+    // capacity `len`.
     drop(unsafe { Vec::from_raw_parts(ptr, 0, len as usize) });
 }
 
@@ -315,9 +330,9 @@ pub unsafe extern "C" fn portico_configure(site: *const u8, site_len: u32) -> u3
 /// Step a connection: `call` points to an encoded `Call` (state, clocks,
 /// flags), `input` to the bytes received and not yet consumed. Returns a
 /// result block: a little-endian u32 with the block's whole length, then
-/// the encoded `StepResult`. The host frees it with
-/// `portico_free(ptr, length)`. A call that does not decode is answered
-/// with "close".
+/// the encoded `StepResult`. The block belongs to this module and stays
+/// valid until the next call of any export: read it, do not free it. A
+/// call that does not decode is answered with "close".
 ///
 /// # Safety
 ///
@@ -336,14 +351,19 @@ pub unsafe extern "C" fn portico_step(
         Ok(call) => step(&call, input),
         Err(_) => StepResult::new([0; portico_core::STATE_LEN], None, false, Action::Close),
     };
-    let mut block = vec![0; 4];
-    encode_result_into(&result, &mut block);
-    let total = u32::try_from(block.len()).unwrap_or(u32::MAX);
-    block[..4].copy_from_slice(&total.to_le_bytes());
-    // `portico_free` frees with the length as the capacity.
-    block.shrink_to_fit();
-    let ptr = block.as_mut_ptr();
-    std::mem::forget(block);
+    let ptr = BLOCK.with_borrow_mut(|block| {
+        block.clear();
+        // The block of a listing (up to 4 MiB) is not kept.
+        block.shrink_to(64 * 1024);
+        block.extend_from_slice(&[0; 4]);
+        encode_result_into(&result, block);
+        let total = u32::try_from(block.len()).unwrap_or(u32::MAX);
+        block[..4].copy_from_slice(&total.to_le_bytes());
+        block.as_mut_ptr()
+    });
+    if let Action::Respond { response, .. } = result.action {
+        HEAD.set(response.into_head());
+    }
     ptr
 }
 
