@@ -243,7 +243,7 @@ pub enum Action {
 
 /// A response as it crosses the boundary: its head already serialised by
 /// the guest, with the serialiser every host uses
-/// ([`ResponseHead::write`]), so the host writes those bytes as they are
+/// ([`portico_core::ResponseHead::write`]), so the host writes those bytes as they are
 /// instead of rebuilding and checking every field, and its body
 /// described for the host to send. [`decode_result`] accepts only a head
 /// that is a status line with this status, header fields that cannot
