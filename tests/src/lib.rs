@@ -236,14 +236,8 @@ impl Server {
             .status()
             .expect("run kill");
         assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "server did not exit after SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until(&mut self.child, Duration::from_secs(20))
+            .expect("server did not exit after SIGTERM")
     }
 
     /// True while the process runs.
@@ -273,16 +267,7 @@ impl Server {
     /// Wait for the process to exit on its own, at most `timeout`; `None`
     /// if it is still running then.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until(&mut self.child, timeout)
     }
 }
 
@@ -358,23 +343,36 @@ pub fn run_command_to_exit(mut cmd: Command) -> (ExitStatus, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the binary");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_or_kill(&mut child, Duration::from_secs(30), &what);
     let mut out = String::new();
     let mut err = String::new();
     child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
     child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     (status, out, err)
+}
+
+/// Wait for `child` to exit, at most `limit`; `None` if it still runs.
+pub fn wait_until(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Wait for `child` to exit, at most `limit`; past it, kill it and panic
+/// naming `what`.
+pub fn wait_or_kill(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    wait_until(child, limit).unwrap_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{what} did not exit within {limit:?}");
+    })
 }
 
 /// One parsed response read off a raw connection.

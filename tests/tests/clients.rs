@@ -12,9 +12,11 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use portico_tests::{Host, Server, get, http_date, run_command_to_exit, send, temp_root};
+use portico_tests::{
+    Host, Server, get, http_date, run_command_to_exit, send, temp_root, wait_until,
+};
 
 /// The modification time of every served file: in the past, so that dates
 /// either side of it are too, and with a fraction of a second, which
@@ -537,20 +539,13 @@ fn chromium(options: &[String], url: &str) -> String {
     let kill_group = |signal: &str| {
         let _ = Command::new("kill").args([signal, "--", &group]).stderr(Stdio::null()).status();
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            kill_group("-KILL");
-            let _ = child.wait();
-            panic!(
-                "chromium hung for 60 s on {url}; stderr:\n{}",
-                std::fs::read_to_string(&stderr).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let Some(status) = wait_until(&mut child, Duration::from_secs(60)) else {
+        kill_group("-KILL");
+        let _ = child.wait();
+        panic!(
+            "chromium hung for 60 s on {url}; stderr:\n{}",
+            std::fs::read_to_string(&stderr).unwrap_or_default()
+        );
     };
     // Helpers (crashpad) can outlive the browser.
     kill_group("-KILL");

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use portico_tests::{Host, agent, free_port, temp_root};
+use portico_tests::{Host, agent, free_port, temp_root, wait_or_kill};
 
 /// Run `docker args` to completion, at most `limit`: (status, stdout and
 /// stderr together). Output goes to a file, so nothing blocks on a pipe.
@@ -24,18 +24,7 @@ fn docker(args: &[&str], limit: Duration) -> (ExitStatus, String) {
         .stderr(out.reopen().unwrap())
         .spawn()
         .expect("run docker");
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("docker {args:?} did not finish in {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = wait_or_kill(&mut child, limit, &format!("docker {args:?}"));
     (status, std::fs::read_to_string(out.path()).unwrap_or_default())
 }
 
