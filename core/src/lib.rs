@@ -92,7 +92,8 @@ pub use path::{PathError, SafePath};
 pub use request::{Framing, Header, Method, Request, Target, Version};
 pub use respond::{closing_response, error_response, respond};
 pub use response::{
-    Body, FieldValue, Headers, InvalidHeader, Part, Response, ResponseHead, Segment, reason_phrase,
+    Body, FieldValue, Headers, InvalidHeader, Part, Response, ResponseHead, Segment, Written,
+    reason_phrase,
 };
 pub use site::{PathRule, Site, SiteError};
 pub use time::Moment;

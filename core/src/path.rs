@@ -159,6 +159,13 @@ impl SafePath {
         &self.path
     }
 
+    /// The path for opening it relative to the root's directory handle:
+    /// [`SafePath::as_str`], but `.` for the root itself.
+    #[must_use]
+    pub fn relative(&self) -> &str {
+        if self.is_root() { "." } else { &self.path }
+    }
+
     /// True for the root itself.
     #[must_use]
     pub fn is_root(&self) -> bool {

@@ -105,6 +105,35 @@ impl<H> Response<H> {
     pub fn into_parts(self) -> (ResponseHead, Body<H>) {
         (self.head, self.body)
     }
+
+    /// The response with its head serialised into `head` (cleared first:
+    /// a buffer kept from an earlier response saves the allocation).
+    pub fn written(self, mut head: Vec<u8>) -> Written<H> {
+        head.clear();
+        self.head.write(&mut head);
+        Written {
+            status: self.head.status,
+            keep_alive: self.head.keep_alive,
+            head,
+            body: self.body,
+        }
+    }
+}
+
+/// A response with its head serialised ([`Response::written`]): what a
+/// host writes, the head's bytes as they are, then the body. The WASI
+/// guest answers with this (its host checks the head line by line rather
+/// than rebuild it from fields), and the server loop sends it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Written<H> {
+    /// The status code, as the status line says.
+    pub status: u16,
+    /// Whether the connection stays open after this response.
+    pub keep_alive: bool,
+    /// The status line, the header fields and the empty line.
+    pub head: Vec<u8>,
+    /// The body to send after the head.
+    pub body: Body<H>,
 }
 
 /// The header fields of a response, in order. Names and values are checked

@@ -56,7 +56,7 @@ impl RootDir {
         // O_NONBLOCK: opening a FIFO someone left in the root must not
         // block a worker (and every connection it serves) waiting for a writer.
         options.read(true).custom_flags(libc::O_NONBLOCK);
-        let rel = if path.is_root() { "." } else { path.as_str() };
+        let rel = path.relative();
         let file = self.dir.open_with(rel, &options)?.into_std();
         let meta = file.metadata()?;
         Ok((file, meta))
@@ -85,7 +85,7 @@ impl FileLookup for RootDir {
     /// From metadata alone (`statx`, following symlinks beneath the root):
     /// a listing asks this of every entry and must not open each file.
     fn stat(&self, path: &SafePath) -> Lookup<()> {
-        let rel = if path.is_root() { "." } else { path.as_str() };
+        let rel = path.relative();
         match self.dir.metadata(rel) {
             Ok(meta) if meta.is_dir() => Lookup::Directory,
             Ok(meta) if meta.is_file() => Lookup::File(
@@ -97,7 +97,7 @@ impl FileLookup for RootDir {
     }
 
     fn read_dir(&self, dir: &SafePath, visit: &mut dyn FnMut(&str)) -> Result<(), Lookup<()>> {
-        let rel = if dir.is_root() { "." } else { dir.as_str() };
+        let rel = dir.relative();
         let entries = self.dir.read_dir(rel).map_err(|error| Lookup::from_io_error(&error))?;
         for entry in entries {
             // An entry that vanished or cannot be read mid-listing is
@@ -289,7 +289,7 @@ impl OpenFiles {
     /// file, without asking the file system again. portico-wasi's guest
     /// stats each file it serves right before the host opens it.
     pub fn open_seen(&self, path: &SafePath, seen: Option<Identity>) -> io::Result<Opened> {
-        let rel = if path.is_root() { "." } else { path.as_str() };
+        let rel = path.relative();
         let now = seen.or_else(|| Identity::at(&self.root.dir, rel, true));
         if let Some(now) = now
             && let Some(cached) = self.entries.borrow().get(rel)

@@ -1,13 +1,13 @@
 //! The seam between the server loop (sockets, threads, waiting) and
 //! whatever decides the HTTP: the core in-process here, a WASI guest in
 //! `portico-wasi`. The core in-process answers with its own [`Response`]
-//! value; the guest with the head it serialised ([`Written`]).
+//! value; the guest with the head it serialised (`Written`).
 
 use std::cell::Cell;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use portico_core::{Body, Connection, Event, Moment, Response, Site, error_response, respond};
+use portico_core::{Connection, Event, Moment, Response, Site, Written, error_response, respond};
 
 use crate::files::{OpenFiles, RootDir, SharedFile};
 
@@ -71,26 +71,11 @@ pub enum Step {
     RespondWritten {
         /// Input bytes the request head took (0 for a rejection).
         consumed: usize,
-        /// What to write.
-        response: Written,
+        /// What to write; file bodies are open files below the web root.
+        response: Written<SharedFile>,
     },
     /// Close now without writing.
     Close,
-}
-
-/// A response whose head the handler serialised and checked itself
-/// (portico-wasi: as its guest wrote it, with the core's serialiser): the
-/// server writes `head` as it is, then the body.
-#[derive(Debug)]
-pub struct Written {
-    /// The status the head's status line carries.
-    pub status: u16,
-    /// Whether the connection stays open after this response.
-    pub keep_alive: bool,
-    /// The status line, header fields and empty line.
-    pub head: Vec<u8>,
-    /// What follows the head; file bodies are open files below the root.
-    pub body: Body<SharedFile>,
 }
 
 /// Decides what each connection's bytes mean. The server calls it from

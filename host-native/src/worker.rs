@@ -30,13 +30,13 @@ use anyhow::Context as _;
 use mio::net::{TcpListener, TcpStream};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
-use portico_core::{Body, Moment, Response, Segment};
+use portico_core::{Body, Moment, Segment, Written};
 use slab::Slab;
 use socket2::SockRef;
 
 use crate::access_log::Entry;
 use crate::files::{SMALL_FILE, SharedFile};
-use crate::handler::{Handler, Now, Step, Written};
+use crate::handler::{Handler, Now, Step};
 use crate::server::{Config, LOOPBACK_SEND_BUFFER, Shared};
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -487,39 +487,36 @@ impl<H: Handler> Worker<'_, H> {
                     conn.began = Some(now.mono);
                 }
                 let input = &scratch[start..end];
-                match self.handler.step(&mut self.state, &mut conn.proto, input, now, woke) {
-                    Step::NeedMore => {}
-                    Step::Discard(n) => {
-                        start += n.min(end - start);
-                        if start == end {
-                            // Blank lines or a body skipped: the next
-                            // request's time starts with its own bytes.
-                            conn.began = None;
+                let written =
+                    match self.handler.step(&mut self.state, &mut conn.proto, input, now, woke) {
+                        Step::NeedMore => None,
+                        Step::Discard(n) => {
+                            start += n.min(end - start);
+                            if start == end {
+                                // Blank lines or a body skipped: the next
+                                // request's time starts with its own bytes.
+                                conn.began = None;
+                            }
+                            fresh = true;
+                            continue;
                         }
-                        fresh = true;
-                        continue;
-                    }
-                    Step::Respond { consumed, response } => {
-                        let head = self.spare_heads.pop().unwrap_or_default();
-                        match Outgoing::new(head, response, consumed, now.wall) {
-                            Ok(out) => conn.out = Some(out),
-                            Err(_) => break Next::Close,
+                        Step::Respond { consumed, response } => {
+                            let head = self.spare_heads.pop().unwrap_or_default();
+                            Some((consumed, response.written(head)))
                         }
-                        conn.deadline = None;
-                        continue;
+                        Step::RespondWritten { consumed, response } => Some((consumed, response)),
+                        // An idle connection that timed out has nothing unread
+                        // to drain; any other close may.
+                        Step::Close if woke => break Next::Close,
+                        Step::Close => break Next::Linger,
+                    };
+                if let Some((consumed, response)) = written {
+                    match Outgoing::new(response, consumed, now.wall) {
+                        Ok(out) => conn.out = Some(out),
+                        Err(_) => break Next::Close,
                     }
-                    Step::RespondWritten { consumed, response } => {
-                        match Outgoing::written(response, consumed, now.wall) {
-                            Ok(out) => conn.out = Some(out),
-                            Err(_) => break Next::Close,
-                        }
-                        conn.deadline = None;
-                        continue;
-                    }
-                    // An idle connection that timed out has nothing unread
-                    // to drain; any other close may.
-                    Step::Close if woke => break Next::Close,
-                    Step::Close => break Next::Linger,
+                    conn.deadline = None;
+                    continue;
                 }
             }
             // The handler needs more input.
@@ -736,21 +733,7 @@ impl Outgoing {
     /// The response ready to write. A body of bytes only (an error page,
     /// a listing) or a small file joins the head: one write sends the whole
     /// response. Fails if a small file cannot be read whole.
-    fn new(
-        mut head: Vec<u8>,
-        response: Response<SharedFile>,
-        consumed: usize,
-        when: SystemTime,
-    ) -> io::Result<Self> {
-        head.clear();
-        response.write_head(&mut head);
-        let (status, keep_alive) = (response.status(), response.keep_alive());
-        let (_, body) = response.into_parts();
-        Self::written(Written { status, keep_alive, head, body }, consumed, when)
-    }
-
-    /// A response whose head the handler wrote.
-    fn written(response: Written, consumed: usize, when: SystemTime) -> io::Result<Self> {
+    fn new(response: Written<SharedFile>, consumed: usize, when: SystemTime) -> io::Result<Self> {
         let Written { status, keep_alive, mut head, body } = response;
         let head_len = head.len() as u64;
         let pieces = Self::gather(&mut head, &body)?;

@@ -6,9 +6,9 @@ use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use anyhow::Context as _;
-use portico::{Handler, Now, OpenFiles, Opened as Found, RootDir, SharedFile, Step, Written};
-use portico_abi::{Action, Answer, Call, FileRef, Miss, Refusal, StepResult};
-use portico_core::{Lookup, Moment, STATE_LEN, Segment, Site, closing_response};
+use portico::{Handler, Now, OpenFiles, Opened as Found, RootDir, SharedFile, Step};
+use portico_abi::{Action, Call, FileRef, Miss, Refusal, StepResult};
+use portico_core::{Lookup, Moment, STATE_LEN, Segment, Site, Written, closing_response};
 
 use crate::sandbox::{GuestFailure, Resident, Sandbox};
 
@@ -93,7 +93,7 @@ impl WasiHandler {
         if !hidden && file.path.is_hidden() {
             return Err(refused(Miss::NotFound));
         }
-        let rel = if file.path.is_root() { "." } else { file.path.as_str() };
+        let rel = file.path.relative();
         let found = files.open_seen(&file.path, resident.seen(rel)).map_err(|error| {
             refused(Miss::of(&Lookup::<()>::from_io_error(&error)).unwrap_or(Miss::Failed))
         })?;
@@ -133,9 +133,9 @@ impl WasiHandler {
         &self,
         resident: &Resident,
         files: &OpenFiles,
-        answer: Answer,
-    ) -> Result<Written, Opened> {
-        let Answer { status, keep_alive, head, body, .. } = answer;
+        answer: Written<FileRef>,
+    ) -> Result<Written<SharedFile>, Opened> {
+        let Written { status, keep_alive, head, body } = answer;
         if let Some(file) = body.handle() {
             let fits = body.segments().all(|segment| match segment {
                 Segment::File { offset, len } => {

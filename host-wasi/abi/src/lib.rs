@@ -31,8 +31,8 @@ use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use portico_core::{
-    Body, FieldValue, FileId, Headers, Limits, Lookup, Moment, Part, PathRule, Response, STATE_LEN,
-    SafePath, Site,
+    Body, FieldValue, FileId, Headers, Limits, Lookup, Moment, Part, PathRule, STATE_LEN, SafePath,
+    Site, Written,
 };
 
 /// The version of this ABI: what `portico_abi_version` returns. A host
@@ -233,51 +233,16 @@ pub enum Action {
     Respond {
         /// Input bytes the request head took (0 for a rejection).
         consumed: u32,
-        /// The response, its head written out, its file named by a
-        /// [`FileRef`].
-        response: Answer,
+        /// The response, its head written out
+        /// ([`portico_core::Response::written`]), its file named by a
+        /// [`FileRef`]. [`decode_result`] accepts only a head that is a
+        /// status line with this status, header fields that cannot split
+        /// it (a token, a colon, a value without CR, LF or other controls
+        /// but tab), and the empty line.
+        response: Written<FileRef>,
     },
     /// Close without writing.
     Close,
-}
-
-/// A response as it crosses the boundary: its head already serialised by
-/// the guest, with the serialiser every host uses
-/// ([`portico_core::ResponseHead::write`]), so the host writes those bytes as they are
-/// instead of rebuilding and checking every field, and its body
-/// described for the host to send. [`decode_result`] accepts only a head
-/// that is a status line with this status, header fields that cannot
-/// split it (a token, a colon, a value without CR, LF or other controls
-/// but tab), and the empty line.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Answer {
-    /// The status code, as the status line says.
-    pub status: u16,
-    /// Whether the connection stays open after this response.
-    pub keep_alive: bool,
-    /// The status line, the header fields and the empty line.
-    pub head: Vec<u8>,
-    /// The body to send after the head.
-    pub body: Body<FileRef>,
-}
-
-impl Answer {
-    /// `response`, its head serialised into `head` (cleared first: a
-    /// buffer kept from an earlier answer, see [`Answer::into_head`]).
-    pub fn new(response: Response<FileRef>, mut head: Vec<u8>) -> Self {
-        head.clear();
-        response.write_head(&mut head);
-        let (status, keep_alive) = (response.status(), response.keep_alive());
-        let (_, body) = response.into_parts();
-        Self { status, keep_alive, head, body }
-    }
-
-    /// The head's buffer, to serialise the next answer into.
-    #[must_use]
-    pub fn into_head(self) -> Vec<u8> {
-        self.head
-    }
 }
 
 /// Whether `head` is a head with `status` that cannot be split: the
@@ -666,7 +631,7 @@ impl Writer<'_> {
         self.u64(id.device);
         self.u64(id.inode);
     }
-    fn answer(&mut self, answer: &Answer) {
+    fn answer(&mut self, answer: &Written<FileRef>) {
         self.u16(answer.status);
         self.u8(u8::from(answer.keep_alive));
         self.bytes32(&answer.head);
@@ -886,7 +851,7 @@ impl<'a> Reader<'a> {
         };
         Ok(FileRef { path, size, modified, id })
     }
-    fn answer(&mut self) -> Result<Answer, AbiError> {
+    fn answer(&mut self) -> Result<Written<FileRef>, AbiError> {
         let status = self.u16()?;
         if !(100..=999).contains(&status) {
             return Err(AbiError::BadStatus);
@@ -930,7 +895,7 @@ impl<'a> Reader<'a> {
             }
             _ => return Err(AbiError::BadTag("body")),
         };
-        Ok(Answer { status, keep_alive, head, body })
+        Ok(Written { status, keep_alive, head, body })
     }
     fn end(&self) -> Result<(), AbiError> {
         if self.bytes.is_empty() { Ok(()) } else { Err(AbiError::TrailingBytes) }
@@ -940,6 +905,8 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+    use portico_core::Response;
+
     use super::*;
 
     #[test]
@@ -949,7 +916,7 @@ mod tests {
         head.headers.try_push("Date", SystemTime::UNIX_EPOCH).unwrap();
         head.headers.try_push("X-Empty", "").unwrap();
         let response: Response<FileRef> = Response::from_parts(head, Body::Empty);
-        let answer = Answer::new(response, Vec::new());
+        let answer = response.written(Vec::new());
         assert_eq!(
             answer.head,
             b"HTTP/1.1 200 OK\r\nContent-Length: 42\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n\

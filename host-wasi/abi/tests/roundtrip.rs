@@ -7,12 +7,12 @@
 use std::time::{Duration, SystemTime};
 
 use portico_abi::{
-    AbiError, Action, Answer, Call, FileRef, Miss, Refusal, StepResult, decode_call, decode_result,
+    AbiError, Action, Call, FileRef, Miss, Refusal, StepResult, decode_call, decode_result,
     decode_site, encode_call, encode_result, encode_site,
 };
 use portico_core::{
     Body, FileId, Headers, Limits, Moment, Part, PathRule, Response, ResponseHead, STATE_LEN,
-    SafePath, Site,
+    SafePath, Site, Written,
 };
 use proptest::prelude::*;
 
@@ -85,13 +85,13 @@ fn body() -> impl Strategy<Value = Body<FileRef>> {
     ]
 }
 
-fn response() -> impl Strategy<Value = Answer> {
+fn response() -> impl Strategy<Value = Written<FileRef>> {
     (100u16..=999, any::<bool>(), headers(), body()).prop_map(
         |(status, keep_alive, headers, body)| {
             let mut head = ResponseHead::new(status);
             head.keep_alive = keep_alive;
             head.headers = headers;
-            Answer::new(Response::from_parts(head, body), Vec::new())
+            Response::from_parts(head, body).written(Vec::new())
         },
     )
 }
@@ -260,7 +260,7 @@ fn guests_are_not_trusted() {
             false,
             Action::Respond {
                 consumed,
-                response: Answer::new(Response::from_parts(head, body), Vec::new()),
+                response: Response::from_parts(head, body).written(Vec::new()),
             },
         ))
     };

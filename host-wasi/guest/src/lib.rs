@@ -23,7 +23,7 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use portico_abi::{
-    ABI_VERSION, Action, Answer, Call, FileRef, Refusal, StepResult, decode_call, decode_site,
+    ABI_VERSION, Action, Call, FileRef, Refusal, StepResult, decode_call, decode_site,
     encode_result_into,
 };
 use portico_core::{
@@ -105,7 +105,7 @@ mod wasi_fs {
 
     pub(crate) fn lookup(path: &SafePath) -> Lookup<FileRef> {
         let Some(root) = root() else { return Lookup::Failed };
-        let rel = if path.is_root() { "." } else { path.as_str() };
+        let rel = path.relative();
         // SAFETY: a plain WASI call on a descriptor this module found.
         let stat = unsafe { wasi::path_filestat_get(root, wasi::LOOKUPFLAGS_SYMLINK_FOLLOW, rel) };
         match stat {
@@ -146,7 +146,7 @@ mod wasi_fs {
             Lookup::from_io_error(&std::io::Error::from_raw_os_error(i32::from(errno.raw())))
         };
         let Some(root) = root() else { return Err(Lookup::Failed) };
-        let rel = if dir.is_root() { "." } else { dir.as_str() };
+        let rel = dir.relative();
         // SAFETY: a plain WASI call on a descriptor this module found.
         let fd = unsafe {
             wasi::path_open(
@@ -246,11 +246,11 @@ pub fn step(call: &Call, input: &[u8]) -> StepResult {
             let files = AsRefused { root: &WasiRoot, refusal: call.refused.as_ref() };
             let response = respond(&request, site, &files, call.wall);
             let consumed = u32::try_from(request.head_len()).unwrap_or(u32::MAX);
-            Action::Respond { consumed, response: Answer::new(response, spare_head()) }
+            Action::Respond { consumed, response: response.written(spare_head()) }
         }
         Event::Reject(rejection) => Action::Respond {
             consumed: 0,
-            response: Answer::new(error_response(rejection, call.wall), spare_head()),
+            response: error_response(rejection, call.wall).written(spare_head()),
         },
         _ => Action::Close,
     };
@@ -362,7 +362,7 @@ pub unsafe extern "C" fn portico_step(
         block.as_mut_ptr()
     });
     if let Action::Respond { response, .. } = result.action {
-        HEAD.set(response.into_head());
+        HEAD.set(response.head);
     }
     ptr
 }
