@@ -14,7 +14,8 @@ server's peak RSS (VmHWM, summed over its processes). It prints a table
 with every figure's median over the rounds and each server's ratio to
 nginx, measured in the same rounds, then portico's and portico-wasi's
 ratios to lighttpd (one process, sendfile: the fastest static server a
-user could pick here). With --baseline, the portico binaries
+user could pick here), with "portico -w1" (`--workers 1`: lighttpd's one
+thread) beside them. With --baseline, the portico binaries
 of another build (say a worktree of the previous commit built with its own
 CARGO_TARGET_DIR) run interleaved too, as portico@base and
 portico-wasi@base, and each build's ratio to its baseline is printed: how a
@@ -308,11 +309,19 @@ def main():
     tmp, root = make_root("portico-load-", [("1k.html", 1024), ("100k.bin", 100 * 1024),
                                             ("10m.bin", 10 * 1024 * 1024)])
 
+    # portico as lighttpd runs, in one process with one thread: the
+    # comparison at equal resources (benchmarking notes: a peer gets as
+    # many workers as the other server has threads). wrk shares the cores.
+    runs = [(name, binary, []) for name, binary in binaries.items()]
+    if shutil.which("lighttpd") and not args.baseline:
+        runs.insert(1, ("portico -w1", binaries["portico"], ["--workers", "1"]))
+
     servers = []
     try:
-        for name, binary in binaries.items():
+        for name, binary, extra_args in runs:
             port = free_port()
-            argv = [binary, "-q", "-p", str(port), "--idle-timeout", str(IDLE_TIMEOUT), root]
+            argv = [binary, "-q", "-p", str(port), "--idle-timeout", str(IDLE_TIMEOUT),
+                    *extra_args, root]
             servers.append(Server(name, argv, port))
         if shutil.which("nginx"):
             port = free_port()
@@ -392,7 +401,9 @@ def main():
         print(f"{'scenario':<24} {'server':<13} {'req/s ratio':>11} {'cpu ratio':>9}")
         for scenario, *_ in scenarios:
             peer = results[(scenario, "lighttpd")]
-            for name in ["portico", "portico-wasi"]:
+            for name in ["portico", "portico -w1", "portico-wasi"]:
+                if name not in names:
+                    continue
                 rows = results[(scenario, name)]
                 rr = med([ratio(a[0], b[0]) for a, b in zip(rows, peer)])
                 cr = med([ratio(a[2], b[2]) for a, b in zip(rows, peer)])

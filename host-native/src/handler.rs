@@ -4,6 +4,7 @@
 //! value; the guest with the head it serialised (`Written`).
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -140,6 +141,69 @@ pub trait Handler: Send + Sync + 'static {
     }
 }
 
+/// A value a reload replaces (the site) and every request reads. Each
+/// worker keeps a [`Snapshot`] and takes the lock only when the generation
+/// moved: a lock and an `Arc` count taken per request are cache lines
+/// written by every core, and they bounced between the workers.
+#[derive(Debug)]
+pub struct Reloadable<T> {
+    generation: AtomicU64,
+    value: RwLock<Arc<T>>,
+}
+
+impl<T> Reloadable<T> {
+    /// The first generation of `value`.
+    pub fn new(value: T) -> Self {
+        Self { generation: AtomicU64::new(0), value: RwLock::new(Arc::new(value)) }
+    }
+
+    /// `value` from now on: every snapshot sees it at its next read.
+    pub fn replace(&self, value: T) {
+        let mut current = self.value.write().unwrap_or_else(PoisonError::into_inner);
+        *current = Arc::new(value);
+        // Under the lock, so a snapshot's generation names its value.
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// How many times it was replaced.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The value now, with its generation.
+    pub fn snapshot(&self) -> Snapshot<T> {
+        let current = self.value.read().unwrap_or_else(PoisonError::into_inner);
+        Snapshot { generation: self.generation(), value: Arc::clone(&current) }
+    }
+}
+
+/// One reader's copy of a [`Reloadable`] value.
+#[derive(Debug)]
+pub struct Snapshot<T> {
+    generation: u64,
+    value: Arc<T>,
+}
+
+impl<T> Snapshot<T> {
+    /// The value `of` holds now: this copy, unless it was replaced since.
+    pub fn current(&mut self, of: &Reloadable<T>) -> &T {
+        if of.generation() != self.generation {
+            *self = of.snapshot();
+        }
+        &self.value
+    }
+
+    /// The generation this copy is of.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// This copy, however old.
+    pub fn value(&self) -> &Arc<T> {
+        &self.value
+    }
+}
+
 /// The core, in-process, over a real directory.
 #[derive(Debug)]
 pub struct NativeHandler {
@@ -147,28 +211,34 @@ pub struct NativeHandler {
     /// The site at start: its limits size the buffers.
     site: Site,
     /// The site requests are answered with, replaced by a reload.
-    current: RwLock<Arc<Site>>,
+    current: Reloadable<Site>,
 }
 
 impl NativeHandler {
     /// Serve `root` as `site` says.
     pub fn new(root: RootDir, site: Site) -> Self {
-        let current = RwLock::new(Arc::new(site.clone()));
+        let current = Reloadable::new(site.clone());
         Self { root: Arc::new(root), site, current }
     }
+}
 
-    fn current(&self) -> Arc<Site> {
-        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
-    }
+/// What a worker thread of [`NativeHandler`] keeps: the files it opened
+/// (see [`OpenFiles`]) and its copy of the site.
+#[derive(Debug)]
+pub struct NativeWorker {
+    files: OpenFiles,
+    site: Snapshot<Site>,
 }
 
 impl Handler for NativeHandler {
     type Conn = Connection;
-    /// Each worker keeps the files it opened (see [`OpenFiles`]).
-    type Worker = OpenFiles;
+    type Worker = NativeWorker;
 
-    fn worker(&self) -> OpenFiles {
-        OpenFiles::new(Arc::clone(&self.root))
+    fn worker(&self) -> NativeWorker {
+        NativeWorker {
+            files: OpenFiles::new(Arc::clone(&self.root)),
+            site: self.current.snapshot(),
+        }
     }
 
     fn site(&self) -> &Site {
@@ -181,7 +251,7 @@ impl Handler for NativeHandler {
 
     fn step(
         &self,
-        files: &mut OpenFiles,
+        NativeWorker { files, site }: &mut NativeWorker,
         conn: &mut Connection,
         input: &[u8],
         now: Now,
@@ -195,7 +265,7 @@ impl Handler for NativeHandler {
             Event::Discard(n) => Step::Discard(n),
             Event::Request(request) => Step::Respond {
                 consumed: request.head_len(),
-                response: respond(&request, &self.current(), &*files, now.wall),
+                response: respond(&request, site.current(&self.current), &*files, now.wall),
             },
             Event::Reject(rejection) => {
                 Step::Respond { consumed: 0, response: error_response(rejection, now.wall) }
@@ -214,7 +284,7 @@ impl Handler for NativeHandler {
 
     fn reload(&self, mut site: Site) -> anyhow::Result<()> {
         site.limits = self.site.limits;
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(site);
+        self.current.replace(site);
         Ok(())
     }
 }

@@ -3,10 +3,12 @@
 //! it names.
 
 use std::path::Path;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
 use anyhow::Context as _;
-use portico::{Handler, Now, OpenFiles, Opened as Found, RootDir, SharedFile, Step};
+use portico::{
+    Handler, Now, OpenFiles, Opened as Found, Reloadable, RootDir, SharedFile, Snapshot, Step,
+};
 use portico_abi::{Action, Call, FileRef, Miss, Refusal, StepResult};
 use portico_core::{Lookup, Moment, STATE_LEN, Segment, Site, Written, closing_response};
 
@@ -23,15 +25,17 @@ pub struct WasiHandler {
     site: Site,
     /// What it is configured with now (a reload replaces it): the host's
     /// own checks follow it.
-    current: RwLock<Arc<Site>>,
+    current: Reloadable<Site>,
 }
 
-/// A worker thread's own guest instance (see [`Handler::worker`]) and
-/// the files it opened for its responses ([`OpenFiles`]).
+/// A worker thread's own guest instance (see [`Handler::worker`]), the
+/// files it opened for its responses ([`OpenFiles`]) and its copy of the
+/// site.
 #[derive(Debug)]
 pub struct WasiWorker {
     resident: Resident,
     files: OpenFiles,
+    site: Snapshot<Site>,
 }
 
 /// A connection as the host keeps it between steps: the guest's state
@@ -54,7 +58,7 @@ impl WasiHandler {
         let files = RootDir::open(root)?;
         let dir = files.try_clone_dir().context("cannot duplicate the web root handle")?;
         let sandbox = Sandbox::new(wasm, dir, &site)?;
-        let current = RwLock::new(Arc::new(site.clone()));
+        let current = Reloadable::new(site.clone());
         Ok(Self { sandbox, root: Arc::new(files), site, current })
     }
 
@@ -80,16 +84,11 @@ impl WasiHandler {
     /// opening can still fail, and then the guest answers again, told what
     /// the host found, so the same condition gets the same answer (the
     /// site's 404 page, say) as natively.
-    fn open(
-        &self,
-        resident: &Resident,
-        files: &OpenFiles,
-        file: &FileRef,
-    ) -> Result<SharedFile, Opened> {
+    fn open(&self, worker: &Worker<'_>, file: &FileRef) -> Result<SharedFile, Opened> {
+        let Worker { resident, files, hidden } = worker;
         // The path is copied only on this rare road, not per response.
         let refused = |miss| Opened::Refused(Refusal { path: file.path.clone(), miss });
         // A hidden name is a miss here too, whatever the guest thinks.
-        let hidden = self.current.read().unwrap_or_else(PoisonError::into_inner).hidden;
         if !hidden && file.path.is_hidden() {
             return Err(refused(Miss::NotFound));
         }
@@ -109,15 +108,14 @@ impl WasiHandler {
     }
 
     /// What a guest's result means for the connection.
-    fn act(&self, resident: &Resident, files: &OpenFiles, result: StepResult, now: Now) -> Acted {
+    fn act(&self, worker: &Worker<'_>, result: StepResult, now: Now) -> Acted {
         let StepResult { state, wake_at, awaiting_head, action, .. } = result;
         let next = WasiConn { state, wake_at, awaiting_head };
         let step = match action {
             Action::NeedMore => Step::NeedMore,
             Action::Discard(n) => Step::Discard(n as usize),
             Action::Close => Step::Close,
-            Action::Respond { consumed, response } => match self.deliver(resident, files, response)
-            {
+            Action::Respond { consumed, response } => match self.deliver(worker, response) {
                 Ok(response) => Step::RespondWritten { consumed: consumed as usize, response },
                 Err(Opened::Refused(refusal)) => return Acted::Refused(refusal),
                 Err(Opened::Changed) => Step::Close,
@@ -131,8 +129,7 @@ impl WasiHandler {
     /// The guest's response, its file opened, or what to do instead.
     fn deliver(
         &self,
-        resident: &Resident,
-        files: &OpenFiles,
+        worker: &Worker<'_>,
         answer: Written<FileRef>,
     ) -> Result<Written<SharedFile>, Opened> {
         let Written { status, keep_alive, head, body } = answer;
@@ -147,9 +144,17 @@ impl WasiHandler {
                 return Err(Opened::Broken);
             }
         }
-        let body = body.try_map_handle(|file| self.open(resident, files, &file))?;
+        let body = body.try_map_handle(|file| self.open(worker, &file))?;
         Ok(Written { status, keep_alive, head, body })
     }
+}
+
+/// What acting on a guest's result needs of the worker.
+struct Worker<'a> {
+    resident: &'a Resident,
+    files: &'a OpenFiles,
+    /// The site's `hidden`: whether dot-names may be served.
+    hidden: bool,
 }
 
 /// A guest result, acted on.
@@ -191,6 +196,7 @@ impl Handler for WasiHandler {
         WasiWorker {
             resident: Resident::new(Arc::clone(&self.sandbox)),
             files: OpenFiles::new(Arc::clone(&self.root)),
+            site: self.current.snapshot(),
         }
     }
 
@@ -204,7 +210,7 @@ impl Handler for WasiHandler {
 
     fn step(
         &self,
-        WasiWorker { resident, files }: &mut WasiWorker,
+        WasiWorker { resident, files, site }: &mut WasiWorker,
         conn: &mut WasiConn,
         input: &[u8],
         now: Now,
@@ -216,7 +222,8 @@ impl Handler for WasiHandler {
             Ok(result) => result,
             Err(step) => return step,
         };
-        let (next, step) = match self.act(resident, files, first, now) {
+        let hidden = site.current(&self.current).hidden;
+        let (next, step) = match self.act(&Worker { resident, files, hidden }, first, now) {
             Acted::Done(next, step) => (next, step),
             // The same input again, the refused file reported as the miss
             // the host found; at most once.
@@ -226,7 +233,7 @@ impl Handler for WasiHandler {
                     Ok(result) => result,
                     Err(step) => return step,
                 };
-                match self.act(resident, files, second, now) {
+                match self.act(&Worker { resident, files, hidden }, second, now) {
                     Acted::Done(next, step) => (next, step),
                     // Refused again (the 404 page too): a plain page.
                     Acted::Refused(refusal) => {
@@ -252,7 +259,7 @@ impl Handler for WasiHandler {
     fn reload(&self, mut site: Site) -> anyhow::Result<()> {
         site.limits = self.site.limits;
         self.sandbox.reconfigure(&site);
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(site);
+        self.current.replace(site);
         Ok(())
     }
 

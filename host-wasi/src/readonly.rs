@@ -35,12 +35,17 @@ use wasi_common::{Error, ErrorExt as _, SystemTimeSpec, WasiFile};
 /// The root's also tells the host, through [`Vouch`], which file the
 /// guest's last stat found, so the host's open of that file right after
 /// does not stat it again.
+///
+/// A clone is the same directory with the same memory: the sandbox keeps
+/// one of the root to answer the guest's stats of it without going
+/// through wasi-common's dispatch (see `sandbox::path_filestat_get`).
+#[derive(Clone)]
 pub(crate) struct ReadOnlyDir {
-    inner: Box<dyn WasiDir>,
+    inner: Arc<dyn WasiDir>,
     dir: Arc<cap_std::fs::Dir>,
     /// Per `follow_symlinks` (false, true): keyed by the path alone, so a
     /// lookup borrows the guest's path instead of copying it.
-    stats: Mutex<[HashMap<Box<str>, Seen>; 2]>,
+    stats: Arc<Mutex<[Stats; 2]>>,
     vouch: Option<Arc<Vouch>>,
 }
 
@@ -72,6 +77,9 @@ impl Vouch {
     }
 }
 
+/// What a directory's stats answered, by path.
+type Stats = HashMap<Box<str>, Seen>;
+
 /// A confined stat's answer, and what `fstatat` said of the path then.
 struct Seen {
     quick: Identity,
@@ -84,19 +92,66 @@ const REMEMBERED: usize = 256;
 impl ReadOnlyDir {
     /// The root: `dir` is the web root wasi-common was given as `inner`.
     pub(crate) fn new(inner: Box<dyn WasiDir>, dir: cap_std::fs::Dir, vouch: Arc<Vouch>) -> Self {
-        Self { inner, dir: Arc::new(dir), stats: Mutex::default(), vouch: Some(vouch) }
+        Self {
+            inner: Arc::from(inner),
+            dir: Arc::new(dir),
+            stats: Arc::default(),
+            vouch: Some(vouch),
+        }
     }
 
     /// A directory below the root: paths are relative to it, so it vouches
     /// for nothing.
     fn below(inner: Box<dyn WasiDir>, dir: Arc<cap_std::fs::Dir>) -> Self {
-        Self { inner, dir, stats: Mutex::default(), vouch: None }
+        Self { inner: Arc::from(inner), dir, stats: Arc::default(), vouch: None }
     }
 
     fn vouch(&self, path: &str, follow_symlinks: bool, identity: Identity) {
         if follow_symlinks && let Some(vouch) = &self.vouch {
             vouch.record(path, identity);
         }
+    }
+
+    /// What `path` is, beneath this directory: `path_filestat_get`, without
+    /// an executor (every future of wasi-common's synchronous directory is
+    /// ready at once).
+    pub(crate) fn stat(&self, path: &str, follow_symlinks: bool) -> Result<Filestat, Error> {
+        let now = Identity::at(&self.dir, path, follow_symlinks);
+        let which = usize::from(follow_symlinks);
+        if let Some(now) = now {
+            let stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(seen) = stats[which].get(path)
+                && seen.quick == now
+            {
+                self.vouch(path, follow_symlinks, now);
+                return Ok(seen.stat.clone());
+            }
+        }
+        let stat = ready(self.inner.get_path_filestat(path, follow_symlinks))
+            .unwrap_or_else(|| Err(Error::io()))?;
+        // Remembered only when both looked at the same file.
+        if let Some(now) = now
+            && now.names(FileId { device: stat.device_id, inode: stat.inode }, stat.size)
+        {
+            let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
+            let stats = &mut stats[which];
+            if stats.len() >= REMEMBERED {
+                stats.clear();
+            }
+            stats.insert(path.into(), Seen { quick: now, stat: stat.clone() });
+            self.vouch(path, follow_symlinks, now);
+        }
+        Ok(stat)
+    }
+}
+
+/// A future's output if it is ready on its first poll.
+fn ready<F: std::future::Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(output) => Some(output),
+        std::task::Poll::Pending => None,
     }
 }
 
@@ -201,31 +256,7 @@ impl WasiDir for ReadOnlyDir {
         path: &str,
         follow_symlinks: bool,
     ) -> Result<Filestat, Error> {
-        let now = Identity::at(&self.dir, path, follow_symlinks);
-        let which = usize::from(follow_symlinks);
-        if let Some(now) = now {
-            let stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(seen) = stats[which].get(path)
-                && seen.quick == now
-            {
-                self.vouch(path, follow_symlinks, now);
-                return Ok(seen.stat.clone());
-            }
-        }
-        let stat = self.inner.get_path_filestat(path, follow_symlinks).await?;
-        // Remembered only when both looked at the same file.
-        if let Some(now) = now
-            && now.names(FileId { device: stat.device_id, inode: stat.inode }, stat.size)
-        {
-            let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
-            let stats = &mut stats[which];
-            if stats.len() >= REMEMBERED {
-                stats.clear();
-            }
-            stats.insert(path.into(), Seen { quick: now, stat: stat.clone() });
-            self.vouch(path, follow_symlinks, now);
-        }
-        Ok(stat)
+        self.stat(path, follow_symlinks)
     }
 
     async fn rename(

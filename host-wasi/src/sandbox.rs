@@ -3,20 +3,22 @@
 //! under.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
-use portico::Identity;
+use portico::{Identity, Reloadable};
 use portico_abi::{
     ABI_VERSION, Action, Call, StepResult, decode_result, encode_call_into, encode_site,
 };
 use portico_core::Site;
 use sha2::{Digest as _, Sha256};
 use wasi_common::WasiCtx;
+use wasi_common::snapshots::preview_1::types::Errno;
+use wasi_common::snapshots::preview_1::wasi_snapshot_preview1 as wasi;
 use wasi_common::sync::WasiCtxBuilder;
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module,
+    Caller, Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module,
     PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder, Trap, TypedFunc,
 };
 
@@ -46,6 +48,12 @@ pub(crate) enum GuestFailure {
 struct Data {
     wasi: WasiCtx,
     limits: StoreLimits,
+    /// The web root as preopened, and its descriptor while the guest
+    /// keeps it there (closing or renumbering it clears this).
+    root: ReadOnlyDir,
+    root_fd: Option<u32>,
+    /// The guest's memory, once instantiated.
+    memory: Option<Memory>,
 }
 
 /// The compiled guest and everything needed to make instances of it.
@@ -56,7 +64,7 @@ pub(crate) struct Sandbox {
     root: cap_std::fs::Dir,
     /// The site configuration, encoded once, given to every instance; and
     /// its generation, which a reload bumps.
-    site: RwLock<(u64, Arc<Vec<u8>>)>,
+    site: Reloadable<Vec<u8>>,
     pool: Mutex<Pool>,
     /// Signalled when an instance goes back to the pool or is dropped.
     released: Condvar,
@@ -223,6 +231,9 @@ impl Sandbox {
         let input_cap = site.limits.max_head;
         let mut config = Config::new();
         config.epoch_interruption(true);
+        if std::env::var_os("PORTICO_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let mut pool = PoolingAllocationConfig::default();
         pool.total_core_instances(MAX_INSTANCES)
             .total_memories(MAX_INSTANCES)
@@ -244,6 +255,11 @@ impl Sandbox {
                 WASI_ENOSYS
             })
             .and_then(|l| l.func_wrap("wasi_snapshot_preview1", "sched_yield", || WASI_ENOSYS))
+            .and_then(|l| {
+                l.func_wrap("wasi_snapshot_preview1", "path_filestat_get", path_filestat_get)
+            })
+            .and_then(|l| l.func_wrap("wasi_snapshot_preview1", "fd_close", fd_close))
+            .and_then(|l| l.func_wrap("wasi_snapshot_preview1", "fd_renumber", fd_renumber))
             .map_err(wasm_error)
             .context("cannot link the WASI stubs")?;
         let pre = linker
@@ -254,7 +270,7 @@ impl Sandbox {
             engine,
             pre,
             root,
-            site: RwLock::new((0, Arc::new(encode_site(site)))),
+            site: Reloadable::new(encode_site(site)),
             pool: Mutex::default(),
             released: Condvar::new(),
         });
@@ -276,10 +292,7 @@ impl Sandbox {
     /// Configure instances made from now on with `site`, and drop the
     /// idle ones configured with the old one.
     pub(crate) fn reconfigure(&self, site: &Site) {
-        {
-            let mut current = self.site.write().unwrap_or_else(PoisonError::into_inner);
-            *current = (current.0 + 1, Arc::new(encode_site(site)));
-        }
+        self.site.replace(encode_site(site));
         let mut pool = self.lock();
         let stale = pool.idle.len();
         pool.idle.clear();
@@ -289,7 +302,7 @@ impl Sandbox {
     }
 
     fn generation(&self) -> u64 {
-        self.site.read().unwrap_or_else(PoisonError::into_inner).0
+        self.site.generation()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Pool> {
@@ -337,14 +350,16 @@ impl Sandbox {
         let dir = wasi_common::sync::dir::Dir::from_cap_std(dir);
         let vouch = Arc::new(Vouch::default());
         let root = ReadOnlyDir::new(Box::new(dir), listing, Arc::clone(&vouch));
-        wasi.push_preopened_dir(Box::new(root), "/")
+        let root_fd = wasi
+            .push_dir(Box::new(root.clone()), "/".into())
             .map_err(|e| anyhow!("cannot preopen the web root: {e}"))?;
         let limits = StoreLimitsBuilder::new()
             .memory_size(MEMORY_LIMIT)
             .instances(1)
             .trap_on_grow_failure(true)
             .build();
-        let mut store = Store::new(&self.engine, Data { wasi, limits });
+        let data = Data { wasi, limits, root, root_fd: Some(root_fd), memory: None };
+        let mut store = Store::new(&self.engine, data);
         store.limiter(|data| &mut data.limits);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(DEADLINE_TICKS);
@@ -361,6 +376,7 @@ impl Sandbox {
         let memory = instance
             .get_memory(&mut store, "memory")
             .ok_or_else(|| anyhow!("the guest does not export `memory`"))?;
+        store.data_mut().memory = Some(memory);
         let initialize =
             func(&mut store, "_initialize")?.typed::<(), ()>(&store).map_err(wasm_error)?;
         initialize
@@ -382,13 +398,11 @@ impl Sandbox {
             func(&mut store, "portico_configure")?.typed(&store).map_err(wasm_error)?;
         let step = func(&mut store, "portico_step")?.typed(&store).map_err(wasm_error)?;
         // The site, once per instance, before its first step.
-        let (generation, encoded) = {
-            let current = self.site.read().unwrap_or_else(PoisonError::into_inner);
-            (current.0, Arc::clone(&current.1))
-        };
+        let snapshot = self.site.snapshot();
+        let (generation, encoded) = (snapshot.generation(), snapshot.value());
         let site_len = u32::try_from(encoded.len()).context("site configuration too large")?;
         let site = alloc.call(&mut store, site_len).map_err(wasm_error)?;
-        memory.write(&mut store, site as usize, &encoded).context("cannot write the site")?;
+        memory.write(&mut store, site as usize, encoded).context("cannot write the site")?;
         match configure.call(&mut store, (site, site_len)).map_err(wasm_error)? {
             0 => {}
             code => bail!("the guest refused the site configuration (code {code})"),
@@ -586,4 +600,109 @@ fn cache_dir() -> Option<PathBuf> {
     let dir = base.join("portico");
     let _ = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir);
     private(&dir, true).then_some(dir)
+}
+
+/// `path_filestat_get`, answered directly for the web root: the guest
+/// stats every file it serves, and wasi-common's dispatch (a span, a
+/// descriptor table lookup, the memory export found by name, a boxed
+/// future, the conversions) cost more than the stat itself. The answer is
+/// [`ReadOnlyDir::stat`]'s, as through wasi-common; any other descriptor
+/// goes through wasi-common.
+fn path_filestat_get(
+    mut caller: Caller<'_, Data>,
+    fd: i32,
+    flags: i32,
+    path: i32,
+    path_len: i32,
+    out: i32,
+) -> wasmtime::Result<i32> {
+    let Some(memory) = caller.data().memory else {
+        return Ok(i32::from(u16::from(Errno::Fault)));
+    };
+    let (bytes, data) = memory.data_and_store_mut(&mut caller);
+    if data.root_fd != Some(fd as u32) {
+        let mut guest = wiggle::GuestMemory::Unshared(bytes);
+        let call =
+            wasi::path_filestat_get(&mut data.wasi, &mut guest, fd, flags, path, path_len, out);
+        return wiggle::run_in_dummy_executor(call)?;
+    }
+    // As wiggle checks: unknown flags are EINVAL; a pointer out of bounds
+    // or misaligned traps; a path that is not UTF-8 is EILSEQ.
+    const SYMLINK_FOLLOW: i32 = 1;
+    const FILESTAT_LEN: usize = 64;
+    if flags & !SYMLINK_FOLLOW != 0 {
+        return Ok(i32::from(u16::from(Errno::Inval)));
+    }
+    let (path, path_len, out) =
+        (path as u32 as usize, path_len as u32 as usize, out as u32 as usize);
+    let Some(name) = path.checked_add(path_len).and_then(|end| bytes.get(path..end)) else {
+        wasmtime::bail!("path_filestat_get: the path is out of bounds");
+    };
+    let Ok(name) = std::str::from_utf8(name) else {
+        return Ok(i32::from(u16::from(Errno::Ilseq)));
+    };
+    let stat = match data.root.stat(name, flags & SYMLINK_FOLLOW != 0) {
+        Ok(stat) => stat,
+        Err(error) => return Ok(i32::from(u16::from(error.downcast()?))),
+    };
+    if out.checked_add(FILESTAT_LEN).is_none_or(|end| end > bytes.len()) || out % 8 != 0 {
+        wasmtime::bail!("path_filestat_get: the result pointer is out of bounds or misaligned");
+    }
+    let nanos = |time: Option<std::time::SystemTime>| {
+        time.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    };
+    use wasi_common::file::FileType;
+    // WASI's filetype numbers.
+    let filetype: u64 = match stat.filetype {
+        FileType::BlockDevice => 1,
+        FileType::CharacterDevice => 2,
+        FileType::Directory => 3,
+        FileType::RegularFile => 4,
+        FileType::SocketDgram => 5,
+        FileType::SocketStream => 6,
+        FileType::SymbolicLink => 7,
+        FileType::Unknown | FileType::Pipe => 0,
+    };
+    let words = [
+        stat.device_id,
+        stat.inode,
+        filetype,
+        stat.nlink,
+        stat.size,
+        nanos(stat.atim),
+        nanos(stat.mtim),
+        nanos(stat.ctim),
+    ];
+    for (slot, word) in bytes[out..out + FILESTAT_LEN].chunks_exact_mut(8).zip(words) {
+        slot.copy_from_slice(&word.to_le_bytes());
+    }
+    Ok(0)
+}
+
+/// `fd_close`, through wasi-common, noting when the root goes.
+fn fd_close(mut caller: Caller<'_, Data>, fd: i32) -> wasmtime::Result<i32> {
+    let Some(memory) = caller.data().memory else {
+        return Ok(i32::from(u16::from(Errno::Fault)));
+    };
+    let (bytes, data) = memory.data_and_store_mut(&mut caller);
+    if data.root_fd == Some(fd as u32) {
+        data.root_fd = None;
+    }
+    let mut guest = wiggle::GuestMemory::Unshared(bytes);
+    wiggle::run_in_dummy_executor(wasi::fd_close(&mut data.wasi, &mut guest, fd))?
+}
+
+/// `fd_renumber`, through wasi-common, noting when the root moves or is
+/// replaced.
+fn fd_renumber(mut caller: Caller<'_, Data>, from: i32, to: i32) -> wasmtime::Result<i32> {
+    let Some(memory) = caller.data().memory else {
+        return Ok(i32::from(u16::from(Errno::Fault)));
+    };
+    let (bytes, data) = memory.data_and_store_mut(&mut caller);
+    if data.root_fd.is_some_and(|root| root == from as u32 || root == to as u32) {
+        data.root_fd = None;
+    }
+    let mut guest = wiggle::GuestMemory::Unshared(bytes);
+    wiggle::run_in_dummy_executor(wasi::fd_renumber(&mut data.wasi, &mut guest, from, to))?
 }

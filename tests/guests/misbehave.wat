@@ -5,7 +5,12 @@
 ;;   B  grows memory without end  (the StoreLimits cap must stop it: 500)
 ;;   T  traps                     (500, and the instance is replaced)
 ;;   E  tries to escape the root and to write into it, and answers 200 with
-;;      one byte per attempt: the low byte of the WASI errno (0 = success)
+;;      one byte per attempt: the low byte of the WASI errno (0 = success);
+;;      then the same by stat (path_filestat_get)
+;;   C  closes the root's descriptor, then stats index.html through it:
+;;      answers the two errnos (the stat must fail: EBADF, 8)
+;;   N  renumbers the root's descriptor 3 to 0, then stats index.html
+;;      through 0 and through 3: answers the three errnos (0, 0, 8)
 ;;   F  names index.html as the body with a wrong size (as if the file
 ;;      changed after the lookup): the host must close, sending nothing
 ;;   P  names ../secret as the body file: the host must refuse the path
@@ -30,6 +35,12 @@
     (func $unlink (param i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "path_filestat_set_times"
     (func $set_times (param i32 i32 i32 i32 i64 i64 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_filestat_get"
+    (func $path_filestat_get (param i32 i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_close"
+    (func $fd_close (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_renumber"
+    (func $fd_renumber (param i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "poll_oneoff"
     (func $poll_oneoff (param i32 i32 i32 i32) (result i32)))
 
@@ -56,6 +67,8 @@
   (data (i32.const 320) "2")
   (data (i32.const 322) "11")
   (data (i32.const 324) "1")
+  (data (i32.const 326) "3")
+  (data (i32.const 328) "16")
   (data (i32.const 330) "ok")
   (data (i32.const 340) "Connection")        ;; 10
   (data (i32.const 360) "close")             ;; 5
@@ -205,7 +218,19 @@
     (i32.store8 (i32.const 509) (call $open (i32.const 3) (i32.const 200) (i32.const 11) (i32.const 0) (i64.const 2)))
     ;; the control: reading a file in the root works
     (i32.store8 (i32.const 510) (call $open (i32.const 3) (i32.const 170) (i32.const 10) (i32.const 0) (i64.const 2)))
-    (call $closing (local.get $input_len) (i32.const 500) (i32.const 11) (i32.const 322) (i32.const 2)))
+    ;; the same escapes by stat, following symbolic links (flags = 1)
+    (i32.store8 (i32.const 511) (call $stat (i32.const 3) (i32.const 100) (i32.const 13)))
+    (i32.store8 (i32.const 512) (call $stat (i32.const 3) (i32.const 120) (i32.const 15)))
+    (i32.store8 (i32.const 513) (call $stat (i32.const 3) (i32.const 140) (i32.const 6)))
+    (i32.store8 (i32.const 514) (call $stat (i32.const 3) (i32.const 200) (i32.const 11)))
+    ;; the control: a stat of a file in the root works
+    (i32.store8 (i32.const 515) (call $stat (i32.const 3) (i32.const 170) (i32.const 10)))
+    (call $closing (local.get $input_len) (i32.const 500) (i32.const 16) (i32.const 328) (i32.const 2)))
+
+  ;; path_filestat_get on $fd, following symbolic links, into 1024.
+  (func $stat (param $fd i32) (param $ptr i32) (param $len i32) (result i32)
+    (call $path_filestat_get (local.get $fd) (i32.const 1) (local.get $ptr) (local.get $len)
+                             (i32.const 1024)))
 
   ;; The call: 32 state bytes, wall time (12), monotonic time (8), flags
   ;; at 52 (bit 1: a refusal follows), the miss at 53.
@@ -243,6 +268,17 @@
         (call $head_end)
         (call $bytes_body (i32.const 330) (i32.const 2))
         (return (call $end))))
+    (if (i32.eq (local.get $first) (i32.const 67)) ;; 'C'
+      (then
+        (i32.store8 (i32.const 520) (call $fd_close (i32.const 3)))
+        (i32.store8 (i32.const 521) (call $stat (i32.const 3) (i32.const 170) (i32.const 10)))
+        (return (call $closing (local.get $len) (i32.const 520) (i32.const 2) (i32.const 320) (i32.const 1)))))
+    (if (i32.eq (local.get $first) (i32.const 78)) ;; 'N'
+      (then
+        (i32.store8 (i32.const 520) (call $fd_renumber (i32.const 3) (i32.const 0)))
+        (i32.store8 (i32.const 521) (call $stat (i32.const 0) (i32.const 170) (i32.const 10)))
+        (i32.store8 (i32.const 522) (call $stat (i32.const 3) (i32.const 170) (i32.const 10)))
+        (return (call $closing (local.get $len) (i32.const 520) (i32.const 3) (i32.const 326) (i32.const 1)))))
     (if (i32.eq (local.get $first) (i32.const 90)) ;; 'Z'
       (then (return (call $ok (i32.const 0)))))
     (if (i32.eq (local.get $first) (i32.const 83)) ;; 'S'

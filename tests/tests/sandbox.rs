@@ -133,11 +133,24 @@ fn guest_cannot_escape_the_root_or_write_into_it() {
         "set the times of index.html",
         "open /etc/passwd",
     ];
-    assert_eq!(errnos.len(), attempts.len() + 1);
+    // Then the escapes by stat, answered by portico-wasi's own
+    // path_filestat_get for the root.
+    let stats = [
+        "stat ../etc/passwd",
+        "stat etc-link/passwd (symlink to /etc)",
+        "stat escape (symlink to ../secret)",
+        "stat /etc/passwd",
+    ];
+    assert_eq!(errnos.len(), attempts.len() + 1 + stats.len() + 1);
     for (attempt, errno) in attempts.iter().zip(&errnos) {
         assert_ne!(*errno, 0, "the guest could {attempt}");
     }
     assert_eq!(errnos[attempts.len()], 0, "reading index.html (the control) must work");
+    let stat_errnos = &errnos[attempts.len() + 1..];
+    for (attempt, errno) in stats.iter().zip(stat_errnos) {
+        assert_ne!(*errno, 0, "the guest could {attempt}");
+    }
+    assert_eq!(stat_errnos[stats.len()], 0, "a stat of index.html (the control) must work");
     // And nothing changed on disk.
     assert!(!site.root.join("created.txt").exists());
     assert!(!site.root.join("newdir").exists());
@@ -266,4 +279,23 @@ fn the_guest_cannot_sleep_in_the_host() {
     let (status, body) = ask(&server, "S").expect("an answer");
     assert_eq!((status, body.as_slice()), (200, &[52u8][..]));
     assert!(started.elapsed() < Duration::from_secs(3), "slept {:?}", started.elapsed());
+}
+
+/// portico-wasi answers the guest's stats of the root itself: once the
+/// guest closes or moves that descriptor, a stat through it must fail as
+/// WASI says (EBADF), and through the descriptor it moved to, work.
+#[test]
+fn root_descriptor_closed_or_moved_is_seen() {
+    const EBADF: u8 = 8;
+    let site = site();
+    let server = start(&site);
+    let (status, errnos) = ask(&server, "C").expect("an answer");
+    assert_eq!(status, 200, "stderr: {:?}", server.stderr_lines());
+    assert_eq!(errnos, [0, EBADF], "fd_close of the root, then a stat through it");
+    drop(server);
+
+    let server = start(&site);
+    let (status, errnos) = ask(&server, "N").expect("an answer");
+    assert_eq!(status, 200, "stderr: {:?}", server.stderr_lines());
+    assert_eq!(errnos, [0, 0, EBADF], "fd_renumber 3 to 0, a stat through 0, one through 3");
 }
