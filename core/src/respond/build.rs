@@ -296,9 +296,9 @@ fn finish<H>(
     } else if exchange.echo_keep_alive {
         headers.add("Connection", "keep-alive");
     }
-    let mut head = ResponseHead::new(status);
-    head.headers = headers;
-    head.keep_alive = exchange.keep_alive;
+    // Built whole: `ResponseHead::new` would allocate a field list only
+    // to drop it for this one.
+    let head = ResponseHead { status, headers, keep_alive: exchange.keep_alive };
     Response::from_parts(head, body)
 }
 
