@@ -141,6 +141,37 @@ pub trait Handler: Send + Sync + 'static {
     }
 }
 
+/// Free head buffers kept per thread, so a response costs no allocation
+/// for its head: the server loop gives each back when its response is
+/// sent, and either handler's next response takes it.
+const SPARE_HEADS: usize = 64;
+/// A head that carried a big generated body (a listing of up to 3 MiB)
+/// is not kept.
+const SPARE_HEAD_BYTES: usize = 32 * 1024;
+
+thread_local! {
+    static HEADS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An empty buffer for a response head, one this thread's server loop
+/// finished sending if there is one: `portico-wasi` copies the guest's
+/// head into it.
+pub fn spare_head() -> Vec<u8> {
+    HEADS.with_borrow_mut(Vec::pop).unwrap_or_default()
+}
+
+/// Keep `head` for [`spare_head`], unless enough are kept or it is big.
+pub(crate) fn recycle_head(mut head: Vec<u8>) {
+    if head.capacity() <= SPARE_HEAD_BYTES {
+        head.clear();
+        HEADS.with_borrow_mut(|heads| {
+            if heads.len() < SPARE_HEADS {
+                heads.push(head);
+            }
+        });
+    }
+}
+
 /// A value a reload replaces (the site) and every request reads. Each
 /// worker keeps a [`Snapshot`] and takes the lock only when the generation
 /// moved: a lock and an `Arc` count taken per request are cache lines

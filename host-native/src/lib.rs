@@ -28,7 +28,9 @@ pub use access_log::LogFormat;
 pub use files::{
     Identity, OPEN_FILES, OpenFiles, Opened, RootDir, SMALL_FILE, SharedFile, file_id,
 };
-pub use handler::{Handler, NativeHandler, NativeWorker, Now, Reloadable, Snapshot, Step};
+pub use handler::{
+    Handler, NativeHandler, NativeWorker, Now, Reloadable, Snapshot, Step, spare_head,
+};
 pub use server::{Config, DEFAULT_MAX_CONNECTIONS, Server, ShutdownHandle};
 
 use anyhow::Context as _;

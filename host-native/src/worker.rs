@@ -36,7 +36,7 @@ use socket2::SockRef;
 
 use crate::access_log::Entry;
 use crate::files::{SMALL_FILE, SharedFile};
-use crate::handler::{Handler, Now, Step};
+use crate::handler::{Handler, Now, Step, recycle_head, spare_head};
 use crate::server::{Config, LOOPBACK_SEND_BUFFER, Shared};
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -65,10 +65,6 @@ const REPORT_EVERY: Duration = Duration::from_secs(5);
 /// connections: a fast client taking a large file (a local proxy, say)
 /// would otherwise hold the loop for the whole file.
 const WRITE_BUDGET: u64 = 2 << 20;
-
-/// Free heads kept for reuse, so a response costs no allocation for it.
-const SPARE_HEADS: usize = 64;
-const SPARE_HEAD_BYTES: usize = 32 * 1024;
 
 /// A slot index that is no connection (the ends of the idle list).
 const NIL: usize = usize::MAX;
@@ -103,7 +99,6 @@ pub(crate) fn run<H: Handler>(
         timers: BinaryHeap::new(),
         idle: Idle { head: NIL, tail: NIL },
         scratch: vec![0; handler.buffer_size().max(1024)],
-        spare_heads: Vec::new(),
         again: Vec::new(),
         serial: 0,
         drain_until: None,
@@ -138,7 +133,6 @@ struct Worker<'a, H: Handler> {
     idle: Idle,
     /// Where every read lands (the longest head the site accepts).
     scratch: Vec<u8>,
-    spare_heads: Vec<Vec<u8>>,
     /// Connections that yielded with more to write: driven again after
     /// the others had their turn, without waiting for an event.
     again: Vec<(usize, u64)>,
@@ -433,11 +427,7 @@ impl<H: Handler> Worker<'_, H> {
                         let keep_alive = out.keep_alive;
                         // A head that carried a big generated body (a
                         // listing of up to 3 MiB) is not kept.
-                        if self.spare_heads.len() < SPARE_HEADS
-                            && out.head.capacity() <= SPARE_HEAD_BYTES
-                        {
-                            self.spare_heads.push(out.head);
-                        }
+                        recycle_head(out.head);
                         if !keep_alive || stopping {
                             break Next::Linger;
                         }
@@ -501,8 +491,7 @@ impl<H: Handler> Worker<'_, H> {
                             continue;
                         }
                         Step::Respond { consumed, response } => {
-                            let head = self.spare_heads.pop().unwrap_or_default();
-                            Some((consumed, response.written(head)))
+                            Some((consumed, response.written(spare_head())))
                         }
                         Step::RespondWritten { consumed, response } => Some((consumed, response)),
                         // An idle connection that timed out has nothing unread

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow, bail};
 use portico::{Identity, Reloadable};
 use portico_abi::{
-    ABI_VERSION, Action, Call, StepResult, decode_result, encode_call_into, encode_site,
+    ABI_VERSION, Action, Call, StepResult, decode_result_into, encode_call_into, encode_site,
 };
 use portico_core::Site;
 use sha2::{Digest as _, Sha256};
@@ -477,7 +477,8 @@ impl Instance {
         let bytes = memory
             .get(at + 4..at + total as usize)
             .ok_or_else(|| anyhow!("result out of bounds"))?;
-        let result = decode_result(bytes).map_err(|e| anyhow!("malformed result: {e}"))?;
+        let result = decode_result_into(bytes, portico::spare_head())
+            .map_err(|e| anyhow!("malformed result: {e}"))?;
         let consumed = match &result.action {
             Action::Discard(n) | Action::Respond { consumed: n, .. } => *n as usize,
             _ => 0,

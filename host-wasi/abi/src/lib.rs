@@ -518,6 +518,14 @@ pub fn encode_result_into(result: &StepResult, out: &mut Vec<u8>) {
 
 /// Decode a step result, trusting nothing in it.
 pub fn decode_result(bytes: &[u8]) -> Result<StepResult, AbiError> {
+    decode_result_into(bytes, Vec::new())
+}
+
+/// [`decode_result`], with a response's head copied into `head` (cleared
+/// first): a host passes a buffer it reuses, so a response costs no
+/// allocation for its head, and a small body appended to it later none
+/// either. It fails as [`decode_result`] does.
+pub fn decode_result_into(bytes: &[u8], head: Vec<u8>) -> Result<StepResult, AbiError> {
     let mut r = Reader::new(bytes);
     let state = r.state()?;
     let flags = r.u8()?;
@@ -538,7 +546,7 @@ pub fn decode_result(bytes: &[u8]) -> Result<StepResult, AbiError> {
         1 if consumed == 0 => return Err(AbiError::NoProgress),
         1 => Action::Discard(consumed),
         2 => {
-            let response = r.answer()?;
+            let response = r.answer(head)?;
             if response.keep_alive && consumed == 0 {
                 return Err(AbiError::NoProgress);
             }
@@ -851,7 +859,7 @@ impl<'a> Reader<'a> {
         };
         Ok(FileRef { path, size, modified, id })
     }
-    fn answer(&mut self) -> Result<Written<FileRef>, AbiError> {
+    fn answer(&mut self, mut owned: Vec<u8>) -> Result<Written<FileRef>, AbiError> {
         let status = self.u16()?;
         if !(100..=999).contains(&status) {
             return Err(AbiError::BadStatus);
@@ -861,7 +869,9 @@ impl<'a> Reader<'a> {
         if !valid_head(head, status) {
             return Err(AbiError::BadHeader);
         }
-        let head = head.to_vec();
+        owned.clear();
+        owned.extend_from_slice(head);
+        let head = owned;
         let body = match self.u8()? {
             0 => Body::Empty,
             1 => Body::Bytes(self.bytes32("body", MAX_BODY_BYTES)?.to_vec()),
