@@ -617,10 +617,7 @@ fn path_filestat_get(
     path_len: i32,
     out: i32,
 ) -> wasmtime::Result<i32> {
-    let Some(memory) = caller.data().memory else {
-        return Ok(i32::from(u16::from(Errno::Fault)));
-    };
-    let (bytes, data) = memory.data_and_store_mut(&mut caller);
+    let Some((bytes, data)) = memory_and_data(&mut caller) else { return Ok(errno(Errno::Fault)) };
     if data.root_fd != Some(fd as u32) {
         let mut guest = wiggle::GuestMemory::Unshared(bytes);
         let call =
@@ -632,7 +629,7 @@ fn path_filestat_get(
     const SYMLINK_FOLLOW: i32 = 1;
     const FILESTAT_LEN: usize = 64;
     if flags & !SYMLINK_FOLLOW != 0 {
-        return Ok(i32::from(u16::from(Errno::Inval)));
+        return Ok(errno(Errno::Inval));
     }
     let (path, path_len, out) =
         (path as u32 as usize, path_len as u32 as usize, out as u32 as usize);
@@ -640,11 +637,11 @@ fn path_filestat_get(
         wasmtime::bail!("path_filestat_get: the path is out of bounds");
     };
     let Ok(name) = std::str::from_utf8(name) else {
-        return Ok(i32::from(u16::from(Errno::Ilseq)));
+        return Ok(errno(Errno::Ilseq));
     };
     let stat = match data.root.stat(name, flags & SYMLINK_FOLLOW != 0) {
         Ok(stat) => stat,
-        Err(error) => return Ok(i32::from(u16::from(error.downcast()?))),
+        Err(error) => return Ok(errno(error.downcast()?)),
     };
     if out.checked_add(FILESTAT_LEN).is_none_or(|end| end > bytes.len()) || out % 8 != 0 {
         wasmtime::bail!("path_filestat_get: the result pointer is out of bounds or misaligned");
@@ -683,10 +680,7 @@ fn path_filestat_get(
 
 /// `fd_close`, through wasi-common, noting when the root goes.
 fn fd_close(mut caller: Caller<'_, Data>, fd: i32) -> wasmtime::Result<i32> {
-    let Some(memory) = caller.data().memory else {
-        return Ok(i32::from(u16::from(Errno::Fault)));
-    };
-    let (bytes, data) = memory.data_and_store_mut(&mut caller);
+    let Some((bytes, data)) = memory_and_data(&mut caller) else { return Ok(errno(Errno::Fault)) };
     if data.root_fd == Some(fd as u32) {
         data.root_fd = None;
     }
@@ -697,13 +691,22 @@ fn fd_close(mut caller: Caller<'_, Data>, fd: i32) -> wasmtime::Result<i32> {
 /// `fd_renumber`, through wasi-common, noting when the root moves or is
 /// replaced.
 fn fd_renumber(mut caller: Caller<'_, Data>, from: i32, to: i32) -> wasmtime::Result<i32> {
-    let Some(memory) = caller.data().memory else {
-        return Ok(i32::from(u16::from(Errno::Fault)));
-    };
-    let (bytes, data) = memory.data_and_store_mut(&mut caller);
+    let Some((bytes, data)) = memory_and_data(&mut caller) else { return Ok(errno(Errno::Fault)) };
     if data.root_fd.is_some_and(|root| root == from as u32 || root == to as u32) {
         data.root_fd = None;
     }
     let mut guest = wiggle::GuestMemory::Unshared(bytes);
     wiggle::run_in_dummy_executor(wasi::fd_renumber(&mut data.wasi, &mut guest, from, to))?
+}
+
+/// The guest's memory and the store's data at once, as the WASI functions
+/// need both; `None` before the instance's memory is known.
+fn memory_and_data<'a>(caller: &'a mut Caller<'_, Data>) -> Option<(&'a mut [u8], &'a mut Data)> {
+    let memory = caller.data().memory?;
+    Some(memory.data_and_store_mut(caller))
+}
+
+/// An errno as a WASI function returns it.
+fn errno(errno: Errno) -> i32 {
+    i32::from(u16::from(errno))
 }
