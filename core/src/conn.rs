@@ -134,6 +134,10 @@ enum State {
     Expired,
     /// Nothing more will be read.
     Closed,
+    /// Nothing more will be read, and nothing more should come: the
+    /// client's last request (it asked to close) was read whole and had
+    /// no body.
+    Done,
 }
 
 /// Which deadline is armed.
@@ -213,6 +217,18 @@ impl Connection {
         self.state == State::Head
     }
 
+    /// True once the client's last request has been read whole: it asked
+    /// to close (`Connection: close`, or HTTP/1.0 without keep-alive) and
+    /// had no body, so nothing more should arrive. With nothing buffered,
+    /// a host may then close the connection at once after the response
+    /// instead of a lingering close (as nginx does), which is there for
+    /// input still on its way: a request body, the rest of a rejected
+    /// request, requests pipelined behind one the server closes after.
+    #[must_use]
+    pub fn input_complete(&self) -> bool {
+        self.state == State::Done
+    }
+
     /// When the host must wake this connection with
     /// [`Connection::handle_timeout`] if no bytes came before then; `None`
     /// if it may wait for ever (a request is being answered). Ask after
@@ -289,7 +305,7 @@ impl Connection {
                 self.state = State::Closed;
                 Event::Reject(Rejection::new(ProtocolError::Timeout, buf))
             }
-            State::Closed => Event::Close,
+            State::Closed | State::Done => Event::Close,
         }
     }
 
@@ -298,6 +314,7 @@ impl Connection {
             Ok(Parsed::Partial) => Event::NeedMore,
             Ok(Parsed::Complete(request)) => {
                 self.state = match request.framing() {
+                    Framing::None if !request.keep_alive() => State::Done,
                     _ if !request.keep_alive() => State::Closed,
                     Framing::None => State::Head,
                     Framing::Length(n) => State::Body(n),
@@ -357,7 +374,8 @@ impl Connection {
     /// the process that steps it (the WASI guest is stateless: the host
     /// hands these back with the next bytes). Byte 0 is the state kind:
     /// 0 waiting for a head, 1 skipping a `Content-Length` body, 2 skipping
-    /// a chunked body, 3 closed, 4 a head past its deadline; byte 2 the
+    /// a chunked body, 3 closed, 4 a head past its deadline, 5 closed after
+    /// the client's last request ([`Connection::input_complete`]); byte 2 the
     /// armed timer (0 none, 1 idle, 2 head) and bytes 24..32 its deadline
     /// ([`Moment::as_nanos`]); the rest is little-endian detail. The limits
     /// are not included.
@@ -374,6 +392,7 @@ impl Connection {
             },
             State::Closed => (3, 0, 0, 0),
             State::Expired => (4, 0, 0, 0),
+            State::Done => (5, 0, 0, 0),
         };
         let (timer, at) = match self.deadline {
             None => (0, 0),
@@ -411,6 +430,7 @@ impl Connection {
             (2, 3) => State::Chunked { phase: Phase::Trailer, received: b },
             (3, 0) => State::Closed,
             (4, 0) => State::Expired,
+            (5, 0) => State::Done,
             _ => return None,
         };
         let deadline = match (bytes[2], at) {

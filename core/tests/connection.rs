@@ -162,6 +162,37 @@ fn after_a_request_that_does_not_keep_alive_every_poll_is_close() {
 }
 
 #[test]
+fn input_is_complete_only_after_a_last_request_without_a_body() {
+    let poll_once = |input: &str| {
+        let mut conn = Connection::default();
+        let _ = conn.poll(input.as_bytes(), Moment::ZERO);
+        let restored = Connection::from_bytes(*conn.limits(), &conn.to_bytes()).unwrap();
+        assert_eq!(restored, conn, "carried through to_bytes");
+        conn.input_complete()
+    };
+    assert!(poll_once("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"));
+    assert!(poll_once("GET / HTTP/1.0\r\n\r\n"));
+    // More may come: the next request, a body, the rest of a rejected head.
+    assert!(!poll_once(&get("/")));
+    assert!(!poll_once(
+        "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: 5\r\n\r\n"
+    ));
+    assert!(!poll_once(
+        "POST / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ));
+    assert!(!poll_once("GET / HTTP/1.1\r\nHost: h\r\nBad Field: x\r\n\r\n"));
+    assert!(!poll_once("GET / HTTP/1.1\r\nHost: h\r\nConn"));
+    assert!(!Connection::default().input_complete());
+
+    // Still closed like any other last request.
+    let mut conn = Connection::default();
+    let _ = conn.poll(b"GET / HTTP/1.0\r\n\r\n", Moment::ZERO);
+    assert!(matches!(conn.poll(get("/").as_bytes(), Moment::ZERO), Event::Close));
+    assert!(!conn.awaiting_head());
+    assert_eq!(conn.poll_timeout(), None);
+}
+
+#[test]
 fn content_length_body_is_discarded_before_the_next_request() {
     let post = "POST /form HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n";
     let input = format!("{post}hello world{}", get("/next"));

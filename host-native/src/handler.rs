@@ -120,6 +120,15 @@ pub trait Handler: Send + Sync + 'static {
     /// shutdown may close it.
     fn awaiting_head(&self, conn: &Self::Conn) -> bool;
 
+    /// True once `conn`'s client has sent its last request whole and
+    /// nothing more should come ([`portico_core::Connection::input_complete`]):
+    /// with nothing buffered the loop then closes after the response
+    /// instead of a lingering close. False, the default, always lingers.
+    fn input_complete(&self, conn: &Self::Conn) -> bool {
+        let _ = conn;
+        false
+    }
+
     /// The read buffer size: the longest head the site accepts, so a head
     /// never needs more room than there is.
     fn buffer_size(&self) -> usize {
@@ -311,6 +320,10 @@ impl Handler for NativeHandler {
 
     fn awaiting_head(&self, conn: &Connection) -> bool {
         conn.awaiting_head()
+    }
+
+    fn input_complete(&self, conn: &Connection) -> bool {
+        conn.input_complete()
     }
 
     fn reload(&self, mut site: Site) -> anyhow::Result<()> {

@@ -615,12 +615,34 @@ impl<H: Handler> Worker<'_, H> {
     fn begin_linger(&mut self, key: usize) {
         self.unlist(key);
         let Some(conn) = self.conns.get_mut(key) else { return };
+        let mut drained = 0;
+        if conn.pending.is_empty() && self.handler.input_complete(&conn.proto) {
+            // The client's last request was read whole: nothing more
+            // should come, so unless something did, close at once (the
+            // FIN goes with the close), as nginx does, rather than shut
+            // down, wait for the client's FIN and read it: that was a
+            // syscall, often a wait and a wake-up, and a slot held, per
+            // `Connection: close` request. Edge-triggered: with the socket
+            // not readable since it was emptied, nothing has come.
+            if !conn.readable {
+                return self.close(key);
+            }
+            match (&conn.stream).read(&mut self.scratch) {
+                Ok(0) => return self.close(key),
+                Ok(n) => drained = n,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    return self.close(key);
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.close(key),
+            }
+        }
         if conn.stream.shutdown(Shutdown::Write).is_err() {
             return self.close(key);
         }
         conn.pending = Vec::new();
         conn.out = None;
-        conn.lingering = Some(0);
+        conn.lingering = Some(drained);
         conn.readable = true;
         conn.deadline = Some(Now::current().mono.saturating_add(LINGER_TIME));
         self.linger(key);

@@ -45,6 +45,7 @@ pub struct WasiConn {
     state: [u8; STATE_LEN],
     wake_at: Option<Moment>,
     awaiting_head: bool,
+    input_complete: bool,
 }
 
 impl WasiHandler {
@@ -109,8 +110,8 @@ impl WasiHandler {
 
     /// What a guest's result means for the connection.
     fn act(&self, worker: &Worker<'_>, result: StepResult, now: Now) -> Acted {
-        let StepResult { state, wake_at, awaiting_head, action, .. } = result;
-        let next = WasiConn { state, wake_at, awaiting_head };
+        let StepResult { state, wake_at, awaiting_head, input_complete, action, .. } = result;
+        let next = WasiConn { state, wake_at, awaiting_head, input_complete };
         let step = match action {
             Action::NeedMore => Step::NeedMore,
             Action::Discard(n) => Step::Discard(n as usize),
@@ -168,7 +169,7 @@ enum Acted {
 impl WasiConn {
     /// A connection that will not be stepped again (its response closes).
     fn closed() -> Self {
-        Self { state: [0; STATE_LEN], wake_at: None, awaiting_head: false }
+        Self { state: [0; STATE_LEN], wake_at: None, awaiting_head: false, input_complete: false }
     }
 }
 
@@ -205,7 +206,12 @@ impl Handler for WasiHandler {
     }
 
     fn connect(&self) -> WasiConn {
-        WasiConn { state: [0; STATE_LEN], wake_at: None, awaiting_head: true }
+        WasiConn {
+            state: [0; STATE_LEN],
+            wake_at: None,
+            awaiting_head: true,
+            input_complete: false,
+        }
     }
 
     fn step(
@@ -252,6 +258,10 @@ impl Handler for WasiHandler {
 
     fn awaiting_head(&self, conn: &WasiConn) -> bool {
         conn.awaiting_head
+    }
+
+    fn input_complete(&self, conn: &WasiConn) -> bool {
+        conn.input_complete
     }
 
     /// New instances get the new site; idle ones configured with the old

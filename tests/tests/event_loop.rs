@@ -562,7 +562,52 @@ fn eviction_counts_and_shutdown_summary(host: Host) {
     );
 }
 
+/// After a client's last request (`Connection: close`, no body) the server
+/// closes at once, as nginx does: the client's socket still open, its slot
+/// is free for the next (at a cap of one: no 503). Input that may still be
+/// on its way (a body behind the last request) gets the lingering close:
+/// read and dropped, so the client sees an orderly end, not a reset.
+fn a_last_request_is_closed_at_once_and_a_body_still_coming_is_drained(host: Host) {
+    let root = temp_root(&[("index.html", b"home")]);
+    let args = ["--quiet", "--max-connections", "1", "--workers", "1"];
+    let server = Server::start_with(host, root.path(), &args);
+    let last = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    for round in 0..5 {
+        let mut first = send(&server, last);
+        let response = first.next(false).expect("an answer");
+        assert_eq!((response.status, response.body.as_slice()), (200, &b"home"[..]));
+        assert!(first.closed(), "round {round}: the server did not close");
+        // `first` stays open on this side: the server must not wait for it.
+        let next = exchange(&server, &get("/")).expect("an answer");
+        assert_eq!(next.status, 200, "round {round}: the slot was still held: {}", next.head);
+        drop(first);
+    }
+
+    // A body announced behind the last request, most of it sent only after
+    // the response came back.
+    let body_len = 256 * 1024;
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {body_len}\r\n\r\n"
+    );
+    let mut post = send(&server, head.as_bytes());
+    let response = post.next(false).expect("an answer");
+    assert_eq!(response.header("connection"), Some("close"), "{}", response.head);
+    assert!(post.closed(), "the server did not finish its side");
+    let body = vec![b'x'; body_len];
+    for chunk in body.chunks(16 * 1024) {
+        post.stream().write_all(chunk).expect("the rest of the body was refused");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    post.stream().shutdown(std::net::Shutdown::Write).unwrap();
+    let mut rest = [0u8; 64];
+    match post.stream().read(&mut rest) {
+        Ok(0) => {}
+        other => panic!("an orderly end expected after the body, got {other:?}"),
+    }
+}
+
 portico_tests::for_each_host!(
+    a_last_request_is_closed_at_once_and_a_body_still_coming_is_drained,
     thousands_of_idle_connections_and_a_new_client_is_served,
     slowloris_is_closed_at_the_head_deadline_while_others_are_served,
     a_client_that_never_reads_is_dropped_at_the_send_timeout,

@@ -38,7 +38,7 @@ const [wasmPath, root] = process.argv.slice(2);
 const CHECKS: &str = r#"
 // --- the checks (not in docs/ABI.md) ---
 const fieldOf = (r, name) => (r.fields.find(([n]) => n.toLowerCase() === name.toLowerCase()) || [])[1];
-assert.equal(g.portico_abi_version(), 4);
+assert.equal(g.portico_abi_version(), 5);
 const get = step(new Uint8Array(32), enc.encode('GET / HTTP/1.1\r\nHost: example\r\n\r\n'), 784111777, 0);
 assert.equal(get.action, 2);
 assert.equal(get.status, 200);
@@ -46,6 +46,7 @@ assert.equal(get.consumed, 33);
 assert.equal(get.keepAlive, true);
 assert.ok(get.head.startsWith('HTTP/1.1 200 OK\r\n') && get.head.endsWith('\r\n\r\n'), get.head);
 assert.equal(get.awaitingHead, true);
+assert.equal(get.inputComplete, false);
 assert.equal(get.wakeAt, null);
 assert.equal(get.bodyKind, 2);
 assert.equal(get.file.path, 'index.html');
@@ -71,6 +72,9 @@ const late = step(partial.state, partialInput, 784111777, 15e9, true);
 assert.equal(late.action, 2);
 assert.equal(late.status, 408);
 assert.equal(late.keepAlive, false);
+const last = step(new Uint8Array(32), enc.encode('GET / HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n'), 784111777, 0);
+assert.equal(last.keepAlive, false);
+assert.equal(last.inputComplete, true, 'the last request, without a body: nothing more should come');
 assert.equal(g.portico_configure(put(site), site.length), 2, 'configured once only');
 console.log(JSON.stringify({ version: g.portico_abi_version(), status: get.status, timeout: late.status, checks: 'all passed' }));
 
@@ -108,7 +112,7 @@ fn the_guest_answers_a_get_under_node_wasi() {
     // The script asserts every field itself (node:assert); this is the
     // proof it got to the end.
     assert!(
-        stdout.contains(r#"{"version":4,"status":200,"timeout":408,"checks":"all passed"}"#),
+        stdout.contains(r#"{"version":5,"status":200,"timeout":408,"checks":"all passed"}"#),
         "{stdout}"
     );
 }

@@ -169,7 +169,7 @@ fn a_module_that_is_not_a_portico_guest_is_refused_at_start() {
             "incomplete.wasm",
             wat::parse_str(
                 r#"(module (memory (export "memory") 1) (func (export "_initialize"))
-                   (func (export "portico_abi_version") (result i32) (i32.const 4)))"#,
+                   (func (export "portico_abi_version") (result i32) (i32.const 5)))"#,
             )
             .unwrap(),
         ),
@@ -192,7 +192,7 @@ fn a_module_that_is_not_a_portico_guest_is_refused_at_start() {
         assert!(err.starts_with("portico-wasi: error: "), "{err}");
         assert!(!err.contains("panicked"), "{err}");
         if name == "v3.wasm" {
-            assert!(err.contains("ABI version 3, this host version 4"), "{err}");
+            assert!(err.contains("ABI version 3, this host version 5"), "{err}");
         }
     }
 }

@@ -37,7 +37,7 @@ use portico_core::{
 
 /// The version of this ABI: what `portico_abi_version` returns. A host
 /// refuses a module of another version.
-pub const ABI_VERSION: u32 = 4;
+pub const ABI_VERSION: u32 = 5;
 
 /// The most header fields a response may carry.
 pub const MAX_FIELDS: usize = 256;
@@ -203,6 +203,12 @@ pub struct StepResult {
     /// ([`portico_core::Connection::awaiting_head`]): with nothing
     /// buffered it may be closed at shutdown.
     pub awaiting_head: bool,
+    /// The client's last request was read whole and nothing more should
+    /// come ([`portico_core::Connection::input_complete`]): with nothing
+    /// buffered the host may close after the response without a
+    /// lingering close. Off by default (see
+    /// [`StepResult::with_input_complete`]).
+    pub input_complete: bool,
     /// What to do.
     pub action: Action,
 }
@@ -216,7 +222,14 @@ impl StepResult {
         awaiting_head: bool,
         action: Action,
     ) -> Self {
-        Self { state, wake_at, awaiting_head, action }
+        Self { state, wake_at, awaiting_head, input_complete: false, action }
+    }
+
+    /// With [`StepResult::input_complete`] set as given.
+    #[must_use]
+    pub fn with_input_complete(mut self, input_complete: bool) -> Self {
+        self.input_complete = input_complete;
+        self
     }
 }
 
@@ -493,7 +506,9 @@ pub fn encode_result_into(result: &StepResult, out: &mut Vec<u8>) {
     out.reserve(512 + generated);
     let mut w = Writer { out };
     w.bytes(&result.state);
-    w.u8(u8::from(result.awaiting_head) | u8::from(result.wake_at.is_some()) << 1);
+    w.u8(u8::from(result.awaiting_head)
+        | u8::from(result.wake_at.is_some()) << 1
+        | u8::from(result.input_complete) << 2);
     w.u64(result.wake_at.map_or(0, Moment::as_nanos));
     match &result.action {
         Action::NeedMore => {
@@ -529,7 +544,7 @@ pub fn decode_result_into(bytes: &[u8], head: Vec<u8>) -> Result<StepResult, Abi
     let mut r = Reader::new(bytes);
     let state = r.state()?;
     let flags = r.u8()?;
-    if flags & !0b11 != 0 {
+    if flags & !0b111 != 0 {
         return Err(AbiError::BadTag("result flags"));
     }
     let wake = r.u64()?;
@@ -556,7 +571,8 @@ pub fn decode_result_into(bytes: &[u8], head: Vec<u8>) -> Result<StepResult, Abi
         _ => return Err(AbiError::BadTag("action")),
     };
     r.end()?;
-    Ok(StepResult { state, wake_at, awaiting_head: flags & 1 != 0, action })
+    let (awaiting_head, input_complete) = (flags & 1 != 0, flags & 0b100 != 0);
+    Ok(StepResult { state, wake_at, awaiting_head, input_complete, action })
 }
 
 fn len16(n: usize) -> u16 {

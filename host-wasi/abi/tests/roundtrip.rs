@@ -109,9 +109,10 @@ fn step_result() -> impl Strategy<Value = StepResult> {
             .prop_map(|(consumed, response)| Action::Respond { consumed, response }),
         Just(Action::Close),
     ];
-    (state(), prop::option::of(any::<u64>()), any::<bool>(), action).prop_map(
-        |(state, wake, awaiting_head, action)| {
+    (state(), prop::option::of(any::<u64>()), any::<(bool, bool)>(), action).prop_map(
+        |(state, wake, (awaiting_head, input_complete), action)| {
             StepResult::new(state, wake.map(Moment::from_nanos), awaiting_head, action)
+                .with_input_complete(input_complete)
         },
     )
 }

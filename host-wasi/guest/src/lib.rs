@@ -255,6 +255,7 @@ pub fn step(call: &Call, input: &[u8]) -> StepResult {
         _ => Action::Close,
     };
     StepResult::new(conn.to_bytes(), conn.poll_timeout(), conn.awaiting_head(), action)
+        .with_input_complete(conn.input_complete())
 }
 
 fn spare_head() -> Vec<u8> {
