@@ -1,4 +1,4 @@
-;; A deliberately broken portico guest (ABI version 4) for the sandbox
+;; A deliberately broken portico guest (ABI version 5) for the sandbox
 ;; tests. It encodes its answers by hand, as docs/ABI.md describes them.
 ;; Its step looks at the first input byte:
 ;;   L  loops forever             (the host's epoch deadline must stop it: 503)
