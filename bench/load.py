@@ -9,7 +9,9 @@ Builds both portico binaries in release, makes a web root with a 1 KiB, a
 and runs bounded `wrk` scenarios against each, interleaving servers within
 every round (A B C, A B C, ...) because this machine is shared and noisy.
 For each run it records requests/s, p99 latency and the server's CPU time
-per request (utime+stime from /proc, before/after); at the end each
+per request (utime+stime from /proc, before/after) and its context
+switches per request (every thread's, from /proc: a worker that runs out
+of work sleeps and is woken again); at the end each
 server's peak RSS (VmHWM, summed over its processes). It prints a table
 with every figure's median over the rounds and each server's ratio to
 nginx, measured in the same rounds, then portico's and portico-wasi's
@@ -100,6 +102,26 @@ def cpu_seconds(pid):
         except OSError:
             pass
     return total / CLK_TCK
+
+
+def context_switches(pid):
+    """Context switches (voluntary and not) of every thread of the server's
+    processes so far: a server whose threads run out of work sleeps and is
+    woken again, and on a small shared box that costs CPU per request."""
+    total = 0
+    for p in descendants(pid):
+        try:
+            tasks = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for t in tasks:
+            try:
+                with open(f"/proc/{p}/task/{t}/status") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            total += sum(int(n) for n in re.findall(r"ctxt_switches:\s+(\d+)", text))
+    return total
 
 
 def status_kib(pid, field):
@@ -338,7 +360,7 @@ def main():
         else:
             print("lighttpd is not installed: no lighttpd rows (apt-get install lighttpd)", file=sys.stderr)
 
-        results = {}  # (scenario, server) -> list of (rps, p99, cpu_us, rss_mib, fresh_ms)
+        results = {}  # (scenario, server) -> list of (rps, p99, cpu_us, rss_mib, fresh_ms, cs_per_req)
         if any(idle for *_, idle in scenarios):
             raise_fd_limit(max(idle for *_, idle in scenarios) + 1024)
         for r in range(args.rounds):
@@ -349,22 +371,27 @@ def main():
                         held = hold_idle(server.port, idle)
                         fresh = max(fresh_client_ms(server.port) for _ in range(5))
                     before = cpu_seconds(server.proc.pid)
+                    switches = context_switches(server.proc.pid)
                     out = subprocess.run(
                         ["wrk", "-t", "1", "-c", str(conns), "-d", f"{args.duration}s", "--latency",
                          "--timeout", "5s", *extra, f"http://127.0.0.1:{server.port}/{path}"],
                         capture_output=True, text=True, timeout=args.duration + 30).stdout
                     cpu = cpu_seconds(server.proc.pid) - before
+                    switches = context_switches(server.proc.pid) - switches
                     rss = rss_kib(server.proc.pid) / 1024
                     for s in held:
                         s.close()
                     rps, total, p99, errors, non2xx = parse_wrk(out)
                     cpu_us = cpu / total * 1e6 if total else float("nan")
-                    results.setdefault((scenario, server.name), []).append((rps, p99, cpu_us, rss, fresh))
+                    cs = switches / total if total else float("nan")
+                    results.setdefault((scenario, server.name), []).append(
+                        (rps, p99, cpu_us, rss, fresh, cs))
                     note = f" errors: {errors}" if errors else ""
                     note += f" non-2xx: {non2xx}" if non2xx else ""
                     note += f" new client with {idle} idle: {fresh:.1f} ms" if idle else ""
                     print(f"round {r + 1} {scenario:<24} {server.name:<17} {rps:>10.0f} req/s "
-                          f"p99 {p99:>8.2f} ms  cpu {cpu_us:>8.1f} µs/req  rss {rss:>6.1f} MiB{note}",
+                          f"p99 {p99:>8.2f} ms  cpu {cpu_us:>8.1f} µs/req  cs {cs:>6.3f}/req  "
+                          f"rss {rss:>6.1f} MiB{note}",
                           flush=True)
                     if held:
                         time.sleep(1)  # let the server see the idle ones go
@@ -379,7 +406,7 @@ def main():
     print(f"wrk -t1, {args.duration}s per run, {args.rounds} interleaved round(s); medians; "
           f"ratio = server / nginx in the same rounds (req/s: higher is better; cpu: lower is better)")
     header = (f"{'scenario':<24} {'server':<17} {'req/s':>10} {'p99 ms':>8} {'cpu µs/req':>11} "
-              f"{'RSS MiB':>8}")
+              f"{'cs/req':>7} {'RSS MiB':>8}")
     if "nginx" in names:
         header += f" {'req/s ratio':>11} {'cpu ratio':>9}"
     print(header)
@@ -388,7 +415,9 @@ def main():
         for name in names:
             rows = results[(scenario, name)]
             rps, p99, cpu, rss = (med([row[i] for row in rows]) for i in range(4))
-            line = f"{scenario:<24} {name:<17} {rps:>10.0f} {p99:>8.2f} {cpu:>11.1f} {rss:>8.1f}"
+            cs = med([row[5] for row in rows])
+            line = (f"{scenario:<24} {name:<17} {rps:>10.0f} {p99:>8.2f} {cpu:>11.1f} {cs:>7.3f} "
+                    f"{rss:>8.1f}")
             if base:
                 # Ratio per round, then the median: both servers saw the same noise.
                 rr = med([ratio(a[0], b[0]) for a, b in zip(rows, base)])
