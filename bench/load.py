@@ -91,9 +91,9 @@ def descendants(pid):
     return pids
 
 
-def cpu_seconds(pid):
+def cpu_seconds(pids):
     total = 0
-    for p in descendants(pid):
+    for p in pids:
         try:
             with open(f"/proc/{p}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
@@ -104,12 +104,12 @@ def cpu_seconds(pid):
     return total / CLK_TCK
 
 
-def context_switches(pid):
+def context_switches(pids):
     """Context switches (voluntary and not) of every thread of the server's
     processes so far: a server whose threads run out of work sleeps and is
     woken again, and on a small shared box that costs CPU per request."""
     total = 0
-    for p in descendants(pid):
+    for p in pids:
         try:
             tasks = os.listdir(f"/proc/{p}/task")
         except OSError:
@@ -370,14 +370,16 @@ def main():
                     if idle:
                         held = hold_idle(server.port, idle)
                         fresh = max(fresh_client_ms(server.port) for _ in range(5))
-                    before = cpu_seconds(server.proc.pid)
-                    switches = context_switches(server.proc.pid)
+                    # The server's processes, found once (each look runs `ps`).
+                    pids = descendants(server.proc.pid)
+                    before = cpu_seconds(pids)
+                    switches = context_switches(pids)
                     out = subprocess.run(
                         ["wrk", "-t", "1", "-c", str(conns), "-d", f"{args.duration}s", "--latency",
                          "--timeout", "5s", *extra, f"http://127.0.0.1:{server.port}/{path}"],
                         capture_output=True, text=True, timeout=args.duration + 30).stdout
-                    cpu = cpu_seconds(server.proc.pid) - before
-                    switches = context_switches(server.proc.pid) - switches
+                    cpu = cpu_seconds(pids) - before
+                    switches = context_switches(pids) - switches
                     rss = rss_kib(server.proc.pid) / 1024
                     for s in held:
                         s.close()

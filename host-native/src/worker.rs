@@ -442,8 +442,6 @@ impl<H: Handler> Worker<'_, H> {
                             conn.unarmed = Some(Now::current().mono);
                         }
                         let keep_alive = out.keep_alive;
-                        // A head that carried a big generated body (a
-                        // listing of up to 3 MiB) is not kept.
                         recycle_head(out.head);
                         if !keep_alive || stopping {
                             break Next::Linger;

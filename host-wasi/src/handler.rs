@@ -206,12 +206,7 @@ impl Handler for WasiHandler {
     }
 
     fn connect(&self) -> WasiConn {
-        WasiConn {
-            state: [0; STATE_LEN],
-            wake_at: None,
-            awaiting_head: true,
-            input_complete: false,
-        }
+        WasiConn { awaiting_head: true, ..WasiConn::closed() }
     }
 
     fn step(
