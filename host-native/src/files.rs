@@ -187,9 +187,10 @@ pub const OPEN_FILES: usize = 128;
 /// cap-std's checks, but only to compare; a file is only ever served from
 /// a handle opened beneath the root, and a path that now names anything
 /// else (another file, something outside the root) misses and goes
-/// through [`RootDir`]'s confined open again. A change is seen at the
-/// next request, as without the cache, with the same blind spot as the
-/// `ETag`: a rewrite of the same length within one timestamp tick.
+/// through [`RootDir`]'s confined open again. Requests read together
+/// share one `fstatat` per path ([`Checked`]); a change is seen by every
+/// request sent after it, with the same blind spot as the `ETag`: a
+/// rewrite of the same length within one timestamp tick.
 #[derive(Debug)]
 pub struct OpenFiles {
     root: Arc<RootDir>,
@@ -201,6 +202,85 @@ struct Cached {
     what: Identity,
     /// `None` for a directory.
     file: Option<SharedFile>,
+    /// When the file system last said the path names `what`.
+    checked: std::cell::Cell<Checked>,
+}
+
+/// When a stat was made, in the order of the worker thread's reads: it
+/// came after every read the thread had made by then. A request read
+/// before a stat was sent before it, so any change its client made before
+/// sending it is in what that stat saw: the stat can answer for it, and a
+/// burst of requests for one file read together costs one `fstatat`. A
+/// request read after the stat is not answered from it (its client may
+/// have changed the file, then sent it): a change is never missed by a
+/// request sent after it.
+///
+/// The worker loop numbers its reads ([`note_read`]) and says which read
+/// brought the input it hands the handler ([`serving`]); outside a worker
+/// loop nothing is ever answered from an earlier stat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checked {
+    /// The thread's number (0: none), so what one thread saw never answers
+    /// for another's reads (a sandbox instance can move between workers).
+    thread: u64,
+    /// How many reads the thread had made.
+    after: u64,
+}
+
+#[derive(Clone, Copy)]
+struct Reads {
+    thread: u64,
+    done: u64,
+    serving: u64,
+}
+
+thread_local! {
+    static READS: std::cell::Cell<Reads> =
+        const { std::cell::Cell::new(Reads { thread: 0, done: 0, serving: 0 }) };
+}
+
+/// Number a read that returned bytes on this (worker) thread; the number
+/// goes with the bytes to [`serving`].
+pub(crate) fn note_read() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static THREADS: AtomicU64 = AtomicU64::new(1);
+    READS.with(|cell| {
+        let mut reads = cell.get();
+        if reads.thread == 0 {
+            reads.thread = THREADS.fetch_add(1, Ordering::Relaxed);
+        }
+        reads.done += 1;
+        cell.set(reads);
+        reads.done
+    })
+}
+
+/// The input handed to the handler next came from reads up to `read` (0:
+/// none yet).
+pub(crate) fn serving(read: u64) {
+    READS.with(|cell| {
+        let mut reads = cell.get();
+        reads.serving = read;
+        cell.set(reads);
+    });
+}
+
+impl Checked {
+    /// A stat made now.
+    pub fn now() -> Self {
+        let reads = READS.with(std::cell::Cell::get);
+        Self { thread: reads.thread, after: reads.done }
+    }
+
+    /// Whether a stat made then can answer for the request being served:
+    /// its bytes were read before the stat.
+    pub fn answers(self) -> bool {
+        let reads = READS.with(std::cell::Cell::get);
+        self.thread != 0
+            && self.thread == reads.thread
+            && reads.serving != 0
+            && reads.serving <= self.after
+    }
 }
 
 /// Which file a path names and in what state: device, inode, length,
@@ -290,11 +370,18 @@ impl OpenFiles {
     /// stats each file it serves right before the host opens it.
     pub fn open_seen(&self, path: &SafePath, seen: Option<Identity>) -> io::Result<Opened> {
         let rel = path.relative();
+        if seen.is_none()
+            && let Some(cached) = self.entries.borrow().get(rel)
+            && cached.checked.get().answers()
+        {
+            return Ok(opened(&cached.what, cached.file.as_ref()));
+        }
         let now = seen.or_else(|| Identity::at(&self.root.dir, rel, true));
         if let Some(now) = now
             && let Some(cached) = self.entries.borrow().get(rel)
             && cached.what == now
         {
+            cached.checked.set(Checked::now());
             return Ok(opened(&cached.what, cached.file.as_ref()));
         }
         let (file, meta) = self.root.open_file(path)?;
@@ -314,7 +401,9 @@ impl OpenFiles {
             entries.clear();
         }
         let result = opened(&what, file.as_ref());
-        entries.insert(rel.into(), Cached { what, file });
+        // What the confined open found is as good as a stat.
+        let checked = std::cell::Cell::new(Checked::now());
+        entries.insert(rel.into(), Cached { what, file, checked });
         Ok(result)
     }
 }
@@ -373,5 +462,65 @@ impl FileLookup for OpenFiles {
 
     fn read_dir(&self, dir: &SafePath, visit: &mut dyn FnMut(&str)) -> Result<(), Lookup<()>> {
         self.root.read_dir(dir, visit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn len_of(files: &OpenFiles, path: &SafePath) -> u64 {
+        match files.open(path) {
+            Ok(Opened::File { len, .. }) => len,
+            other => panic!("not a file: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_stat_answers_for_requests_read_before_it_never_after() -> anyhow::Result<()> {
+        let root = tempfile::tempdir()?;
+        let file = root.path().join("page.html");
+        std::fs::write(&file, b"first")?;
+        let files = OpenFiles::new(Arc::new(RootDir::open(root.path())?));
+        let path = SafePath::from_normal("page.html")?;
+
+        // Outside a worker loop every open looks at the file system.
+        assert_eq!(len_of(&files, &path), 5);
+        std::fs::write(&file, b"second")?;
+        assert_eq!(len_of(&files, &path), 6);
+
+        // Two requests read together: the first one's stat answers for
+        // the second, even if the file changed in between (its client
+        // sent it before the stat).
+        let (one, two) = (note_read(), note_read());
+        serving(one);
+        assert_eq!(len_of(&files, &path), 6);
+        let fresh = root.path().join("page.new");
+        std::fs::write(&fresh, b"the third")?;
+        std::fs::rename(&fresh, &file)?;
+        serving(two);
+        assert_eq!(len_of(&files, &path), 6);
+
+        // A request read after the stat is not answered from it.
+        serving(note_read());
+        assert_eq!(len_of(&files, &path), 9);
+        std::fs::remove_file(&file)?;
+        serving(note_read());
+        assert!(files.open(&path).is_err());
+
+        // Nor is input that no read brought, or another thread's.
+        std::fs::write(&file, b"fourth!")?;
+        serving(0);
+        assert_eq!(len_of(&files, &path), 7);
+        let stat = Checked::now();
+        assert!(
+            !std::thread::spawn(move || {
+                serving(note_read());
+                stat.answers()
+            })
+            .join()
+            .map_err(|_| anyhow::anyhow!("the thread panicked"))?
+        );
+        Ok(())
     }
 }

@@ -26,7 +26,7 @@ mod worker;
 
 pub use access_log::LogFormat;
 pub use files::{
-    Identity, OPEN_FILES, OpenFiles, Opened, RootDir, SMALL_FILE, SharedFile, file_id,
+    Checked, Identity, OPEN_FILES, OpenFiles, Opened, RootDir, SMALL_FILE, SharedFile, file_id,
 };
 pub use handler::{
     Handler, NativeHandler, NativeWorker, Now, Reloadable, Snapshot, Step, spare_head,

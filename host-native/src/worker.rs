@@ -5,14 +5,17 @@
 //! Nothing in it blocks but `poll`.
 //!
 //! ```text
-//! poll ─▶ listener ready ─▶ accept ─▶ admit (at the cap: close the longest-idle, else 503)
-//!      ─▶ connection ready ─▶ drive: write what is pending ─▶ step ─▶ read ─▶ step … until it waits
+//! poll ─▶ connections ready ─▶ read each ahead (64 at a time) ─▶ drive each:
+//!                                write what is pending ─▶ step ─▶ read ─▶ step … until it waits
+//!      ─▶ listener ready ─▶ accept up to 16 ─▶ admit (at the cap: close the longest-idle, else 503)
+//!                                ─▶ read each ahead ─▶ drive each
 //!      ─▶ timers due ─▶ the core's deadline (step with timed_out), a send timeout, a linger's end
 //! ```
 //!
 //! Memory per connection: an idle one (between requests, or before its
 //! first byte) holds its socket, the core's state and a few words of
-//! bookkeeping; input is read into the worker's one buffer, and only the
+//! bookkeeping; input is read into the worker's buffers (its read-ahead
+//! slots, then its one buffer of `max_head` bytes), and only the
 //! bytes not yet consumed (a head cut by a packet boundary, a pipelined
 //! request behind a response that is still being written) are copied out
 //! to the connection.
@@ -57,6 +60,13 @@ const LINGER_BYTES: usize = 1 << 20;
 /// connection wakes one worker that waits in `poll` (`watch_listener`), so
 /// a burst still spreads over the workers that are free.
 const ACCEPT_BATCH: usize = 16;
+
+/// Ready connections read before any is answered, and how much of each
+/// (the rest, if any, is read as before): requests read together can
+/// share one look at the file system per path (`files::Checked`), so a
+/// burst of requests for one file costs one `fstatat`, not one each.
+const READ_AHEAD: usize = 64;
+const READ_AHEAD_LEN: usize = 4096;
 
 /// After `accept` fails for want of file descriptors, how long the worker
 /// stops accepting (the listener stays ready, so it would spin).
@@ -116,6 +126,8 @@ pub(crate) fn run<H: Handler>(
         timers: BinaryHeap::new(),
         idle: Idle { head: NIL, tail: NIL },
         scratch: vec![0; handler.buffer_size().max(1024)],
+        ahead: vec![0; READ_AHEAD * READ_AHEAD_LEN],
+        ready: Vec::new(),
         again: Vec::new(),
         serial: 0,
         drain_until: None,
@@ -150,6 +162,11 @@ struct Worker<'a, H: Handler> {
     idle: Idle,
     /// Where every read lands (the longest head the site accepts).
     scratch: Vec<u8>,
+    /// [`READ_AHEAD`] slots of [`READ_AHEAD_LEN`] bytes, for the reads
+    /// made before a group of ready connections is driven.
+    ahead: Vec<u8>,
+    /// The connections (slot, serial) found ready by this loop turn.
+    ready: Vec<(usize, u64)>,
     /// Connections that yielded with more to write: driven again after
     /// the others had their turn, without waiting for an event.
     again: Vec<(usize, u64)>,
@@ -177,6 +194,10 @@ struct Conn<C> {
     active: bool,
     /// Input not consumed yet, kept between readiness events.
     pending: Vec<u8>,
+    /// Bytes read ahead: how many, in which slot of `Worker::ahead`.
+    ahead: Option<(usize, usize)>,
+    /// The number of the last read that brought bytes (`files::note_read`).
+    read_mark: u64,
     out: Option<Outgoing>,
     lingering: Option<usize>,
     /// The socket may hold unread bytes (edge-triggered: set by an event,
@@ -269,6 +290,7 @@ impl<H: Handler> Worker<'_, H> {
                 }
                 return Err(error).context("poll failed");
             }
+            let mut ready = std::mem::take(&mut self.ready);
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept_ready = true,
@@ -279,12 +301,17 @@ impl<H: Handler> Worker<'_, H> {
                                 conn.readable = true;
                             }
                             conn.read_closed |= event.is_read_closed() || event.is_error();
-                            self.drive(key);
+                            ready.push((key, conn.serial));
                         }
                     }
                 }
             }
-            self.accept();
+            self.drive_all(&ready);
+            ready.clear();
+            self.accept(&mut ready);
+            self.drive_all(&ready);
+            ready.clear();
+            self.ready = ready;
             self.expire();
             for (key, serial) in std::mem::take(&mut self.again) {
                 if self.conns.get(key).is_some_and(|conn| conn.serial == serial) {
@@ -311,7 +338,61 @@ impl<H: Handler> Worker<'_, H> {
         [timer, paused, drain].into_iter().flatten().min()
     }
 
-    fn accept(&mut self) {
+    /// Drive these connections, each group of [`READ_AHEAD`] read first.
+    fn drive_all(&mut self, ready: &[(usize, u64)]) {
+        for group in ready.chunks(READ_AHEAD) {
+            for (slot, &(key, serial)) in group.iter().enumerate() {
+                self.read_ahead(key, serial, slot);
+            }
+            for &(key, serial) in group {
+                if self.conns.get(key).is_some_and(|conn| conn.serial == serial) {
+                    self.drive(key);
+                }
+            }
+        }
+    }
+
+    /// Read what a ready connection's socket holds (up to
+    /// [`READ_AHEAD_LEN`]) into slot `slot` of the read-ahead buffer; its
+    /// drive takes it from there. A connection with a response to write
+    /// or a close under way is left to its drive.
+    fn read_ahead(&mut self, key: usize, serial: u64, slot: usize) {
+        let Some(conn) = self.conns.get_mut(key) else { return };
+        if conn.serial != serial
+            || !conn.readable
+            || conn.out.is_some()
+            || conn.lingering.is_some()
+            || conn.ahead.is_some()
+        {
+            return;
+        }
+        let room = READ_AHEAD_LEN.min(self.scratch.len().saturating_sub(conn.pending.len()));
+        let Some(buf) = self.ahead.get_mut(slot * READ_AHEAD_LEN..) else {
+            return;
+        };
+        let Some(buf) = buf.get_mut(..room) else { return };
+        if buf.is_empty() {
+            return;
+        }
+        match (&conn.stream).read(buf) {
+            Ok(0) => {
+                // The end of input: drive reads it again and closes.
+                conn.read_closed = true;
+            }
+            Ok(n) => {
+                conn.ahead = Some((slot, n));
+                conn.read_mark = crate::files::note_read();
+                conn.active = true;
+                conn.readable = n == room || conn.read_closed;
+                conn.fresh = true;
+            }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => conn.readable = false,
+            // An error: drive's own read meets it (or the end) and closes.
+            Err(_) => {}
+        }
+    }
+
+    fn accept(&mut self, admitted: &mut Vec<(usize, u64)>) {
         let Some(listener) = self.listener.clone() else { return };
         if !self.accept_ready || self.accept_paused.is_some_and(|until| Instant::now() < until) {
             return;
@@ -319,7 +400,7 @@ impl<H: Handler> Worker<'_, H> {
         self.accept_paused = None;
         for _ in 0..ACCEPT_BATCH {
             match listener.accept() {
-                Ok((stream, peer)) => self.admit(stream, peer),
+                Ok((stream, peer)) => admitted.extend(self.admit(stream, peer)),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     self.accept_ready = false;
                     return;
@@ -338,12 +419,15 @@ impl<H: Handler> Worker<'_, H> {
         }
     }
 
-    fn admit(&mut self, stream: TcpStream, peer: SocketAddr) {
+    /// Take a new connection (its slot and serial, to drive), or refuse
+    /// it at the cap.
+    fn admit(&mut self, stream: TcpStream, peer: SocketAddr) -> Option<(usize, u64)> {
         let open = self.shared.open.fetch_add(1, Ordering::AcqRel) + 1;
         if open > self.config.max_connections && !self.evict() {
             self.shared.open.fetch_sub(1, Ordering::AcqRel);
             self.shared.refused.fetch_add(1, Ordering::Relaxed);
-            return refuse(stream, peer, self.shared);
+            refuse(stream, peer, self.shared);
+            return None;
         }
         let peer_ip = peer.ip().to_canonical();
         if self.tune_local_peers && peer_ip.is_loopback() {
@@ -360,6 +444,8 @@ impl<H: Handler> Worker<'_, H> {
             registered: false,
             active: false,
             pending: Vec::new(),
+            ahead: None,
+            read_mark: 0,
             out: None,
             lingering: None,
             // Clients send their request right after connecting: it is
@@ -376,7 +462,7 @@ impl<H: Handler> Worker<'_, H> {
             next: NIL,
             listed: false,
         });
-        self.drive(key);
+        Some((key, self.serial))
     }
 
     /// Close the longest-idle connection of this worker to make room (as
@@ -420,6 +506,13 @@ impl<H: Handler> Worker<'_, H> {
         let mut end = conn.pending.len().min(scratch.len());
         scratch[..end].copy_from_slice(&conn.pending[..end]);
         conn.pending.clear();
+        if let Some((slot, n)) = conn.ahead.take()
+            && let Some(ahead) = self.ahead.get(slot * READ_AHEAD_LEN..slot * READ_AHEAD_LEN + n)
+            && let Some(room) = scratch.get_mut(end..end + n)
+        {
+            room.copy_from_slice(ahead);
+            end += n;
+        }
         let mut start = 0;
         let stopping = self.shared.stopping();
         // The input (or the state) changed since the handler last said it
@@ -472,6 +565,7 @@ impl<H: Handler> Worker<'_, H> {
             let woke = std::mem::take(&mut conn.timed_out);
             if fresh || woke {
                 fresh = false;
+                crate::files::serving(conn.read_mark);
                 let now = Now::current();
                 let unarmed = conn.unarmed.take();
                 if let Some(since) = unarmed
@@ -541,6 +635,7 @@ impl<H: Handler> Worker<'_, H> {
             match (&conn.stream).read(&mut scratch[end..]) {
                 Ok(0) => break Next::Close,
                 Ok(n) => {
+                    conn.read_mark = crate::files::note_read();
                     conn.active = true;
                     // A read that did not fill the buffer emptied the
                     // socket: the next bytes bring an event.

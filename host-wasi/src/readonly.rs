@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use portico::Identity;
+use portico::{Checked, Identity};
 use portico_core::FileId;
 use wasi_common::dir::{OpenResult, ReaddirCursor, ReaddirEntity, WasiDir};
 use wasi_common::file::{FdFlags, FileType, Filestat, OFlags};
@@ -25,9 +25,10 @@ use wasi_common::{Error, ErrorExt as _, SystemTimeSpec, WasiFile};
 ///
 /// It also remembers what `path_filestat_get` answered (the guest stats
 /// every file it serves): wasi-common's confined stat costs an `openat2`,
-/// a `statx` and a `close`; a path asked again costs one `fstatat` here,
-/// and if that names the very file seen before (device, inode, length,
-/// modification time, kind), the answer the confined stat gave is given
+/// a `statx` and a `close`; a path asked again costs one `fstatat` here
+/// (none if one was made since the request being answered was read, see
+/// [`Checked`]), and if that names the very file seen before (device,
+/// inode, length, modification time, kind), the answer the confined stat gave is given
 /// again. The `fstatat` is not confined, but it is only compared: an
 /// answer is only ever one the confined stat gave, for a path that now
 /// names the same file.
@@ -84,6 +85,9 @@ type Stats = HashMap<Box<str>, Seen>;
 struct Seen {
     quick: Identity,
     stat: Filestat,
+    /// When `quick` was last found true: it answers for requests read
+    /// before then (as the native host's open files).
+    checked: Checked,
 }
 
 /// Paths remembered per directory; then the memory starts again.
@@ -116,13 +120,23 @@ impl ReadOnlyDir {
     /// an executor (every future of wasi-common's synchronous directory is
     /// ready at once).
     pub(crate) fn stat(&self, path: &str, follow_symlinks: bool) -> Result<Filestat, Error> {
-        let now = Identity::at(&self.dir, path, follow_symlinks);
         let which = usize::from(follow_symlinks);
-        if let Some(now) = now {
+        {
             let stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(seen) = stats[which].get(path)
+                && seen.checked.answers()
+            {
+                self.vouch(path, follow_symlinks, seen.quick);
+                return Ok(seen.stat.clone());
+            }
+        }
+        let now = Identity::at(&self.dir, path, follow_symlinks);
+        if let Some(now) = now {
+            let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(seen) = stats[which].get_mut(path)
                 && seen.quick == now
             {
+                seen.checked = Checked::now();
                 self.vouch(path, follow_symlinks, now);
                 return Ok(seen.stat.clone());
             }
@@ -138,7 +152,8 @@ impl ReadOnlyDir {
             if stats.len() >= REMEMBERED {
                 stats.clear();
             }
-            stats.insert(path.into(), Seen { quick: now, stat: stat.clone() });
+            let checked = Checked::now();
+            stats.insert(path.into(), Seen { quick: now, stat: stat.clone(), checked });
             self.vouch(path, follow_symlinks, now);
         }
         Ok(stat)
