@@ -381,7 +381,13 @@ impl OpenFiles {
             && let Some(cached) = self.entries.borrow().get(rel)
             && cached.what == now
         {
-            cached.checked.set(Checked::now());
+            // Only a look made here dates the check: `seen` may be an
+            // earlier look remembered by the caller (portico-wasi answers a
+            // guest's stat from its own check), which must not pass for a
+            // new one.
+            if seen.is_none() {
+                cached.checked.set(Checked::now());
+            }
             return Ok(opened(&cached.what, cached.file.as_ref()));
         }
         let (file, meta) = self.root.open_file(path)?;
@@ -521,6 +527,34 @@ mod tests {
             .join()
             .map_err(|_| anyhow::anyhow!("the thread panicked"))?
         );
+        Ok(())
+    }
+
+    #[test]
+    fn a_look_handed_in_does_not_pass_for_a_new_one() -> anyhow::Result<()> {
+        let root = tempfile::tempdir()?;
+        let file = root.path().join("page.html");
+        std::fs::write(&file, b"second")?;
+        let files = OpenFiles::new(Arc::new(RootDir::open(root.path())?));
+        let path = SafePath::from_normal("page.html")?;
+        let early = note_read();
+        serving(early);
+        assert_eq!(len_of(&files, &path), 6);
+        let then = Identity::at(&files.root.dir, "page.html", true);
+
+        // The file changes; then a request is read.
+        let fresh = root.path().join("page.new");
+        std::fs::write(&fresh, b"the third")?;
+        std::fs::rename(&fresh, &file)?;
+        let late = note_read();
+
+        // The early request, answered from what its caller saw then (as
+        // portico-wasi does from the guest's stat), gets that file...
+        serving(early);
+        assert!(matches!(files.open_seen(&path, then)?, Opened::File { len: 6, .. }));
+        // ...which must not count as a look for the late one.
+        serving(late);
+        assert_eq!(len_of(&files, &path), 9);
         Ok(())
     }
 }

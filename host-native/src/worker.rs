@@ -506,12 +506,17 @@ impl<H: Handler> Worker<'_, H> {
         let mut end = conn.pending.len().min(scratch.len());
         scratch[..end].copy_from_slice(&conn.pending[..end]);
         conn.pending.clear();
-        if let Some((slot, n)) = conn.ahead.take()
-            && let Some(ahead) = self.ahead.get(slot * READ_AHEAD_LEN..slot * READ_AHEAD_LEN + n)
-            && let Some(room) = scratch.get_mut(end..end + n)
-        {
-            room.copy_from_slice(ahead);
-            end += n;
+        if let Some((slot, n)) = conn.ahead.take() {
+            let from = slot * READ_AHEAD_LEN;
+            match (self.ahead.get(from..from + n), scratch.get_mut(end..end + n)) {
+                (Some(ahead), Some(room)) => {
+                    room.copy_from_slice(ahead);
+                    end += n;
+                }
+                // `read_ahead` leaves room for what is pending, so this
+                // cannot be; if it were, closing beats losing bytes.
+                _ => return self.close(key),
+            }
         }
         let mut start = 0;
         let stopping = self.shared.stopping();
@@ -651,6 +656,9 @@ impl<H: Handler> Worker<'_, H> {
                 Err(_) => break Next::Close,
             }
         };
+        // No file is looked up for this connection's input until its next
+        // step says which read brought it.
+        crate::files::serving(0);
         if matches!(next, Next::Wait) && conn.out.is_none() {
             // The connection always arms a deadline while it waits; a
             // handler that armed none still does not wait for ever.
