@@ -87,7 +87,7 @@ mod time;
 pub use conn::{Connection, Event, Limits, STATE_LEN};
 pub use error::{ProtocolError, Rejection};
 pub use lookup::{FileId, FileInfo, FileLookup, Lookup, MemoryLookup};
-pub use parse::{MAX_METHOD, Parsed, is_tchar, parse_request};
+pub use parse::{MAX_METHOD, Parsed, field_run, is_tchar, parse_request};
 pub use path::{PathError, SafePath};
 pub use request::{Framing, Header, Method, Request, Target, Version};
 pub use respond::{closing_response, error_response, respond};

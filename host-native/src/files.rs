@@ -475,6 +475,22 @@ impl FileLookup for OpenFiles {
 mod tests {
     use super::*;
 
+    /// A web root holding `page.html` with `bytes`, a cache over it, and
+    /// the page's path.
+    fn page(bytes: &[u8]) -> anyhow::Result<(tempfile::TempDir, OpenFiles, SafePath)> {
+        let root = tempfile::tempdir()?;
+        std::fs::write(root.path().join("page.html"), bytes)?;
+        let files = OpenFiles::new(Arc::new(RootDir::open(root.path())?));
+        Ok((root, files, SafePath::from_normal("page.html")?))
+    }
+
+    /// Put another file in the page's place by a rename, as a deploy does.
+    fn replace(root: &tempfile::TempDir, bytes: &[u8]) -> io::Result<()> {
+        let fresh = root.path().join("page.new");
+        std::fs::write(&fresh, bytes)?;
+        std::fs::rename(&fresh, root.path().join("page.html"))
+    }
+
     fn len_of(files: &OpenFiles, path: &SafePath) -> u64 {
         match files.open(path) {
             Ok(Opened::File { len, .. }) => len,
@@ -484,11 +500,8 @@ mod tests {
 
     #[test]
     fn a_stat_answers_for_requests_read_before_it_never_after() -> anyhow::Result<()> {
-        let root = tempfile::tempdir()?;
+        let (root, files, path) = page(b"first")?;
         let file = root.path().join("page.html");
-        std::fs::write(&file, b"first")?;
-        let files = OpenFiles::new(Arc::new(RootDir::open(root.path())?));
-        let path = SafePath::from_normal("page.html")?;
 
         // Outside a worker loop every open looks at the file system.
         assert_eq!(len_of(&files, &path), 5);
@@ -501,9 +514,7 @@ mod tests {
         let (one, two) = (note_read(), note_read());
         serving(one);
         assert_eq!(len_of(&files, &path), 6);
-        let fresh = root.path().join("page.new");
-        std::fs::write(&fresh, b"the third")?;
-        std::fs::rename(&fresh, &file)?;
+        replace(&root, b"the third")?;
         serving(two);
         assert_eq!(len_of(&files, &path), 6);
 
@@ -532,20 +543,14 @@ mod tests {
 
     #[test]
     fn a_look_handed_in_does_not_pass_for_a_new_one() -> anyhow::Result<()> {
-        let root = tempfile::tempdir()?;
-        let file = root.path().join("page.html");
-        std::fs::write(&file, b"second")?;
-        let files = OpenFiles::new(Arc::new(RootDir::open(root.path())?));
-        let path = SafePath::from_normal("page.html")?;
+        let (root, files, path) = page(b"second")?;
         let early = note_read();
         serving(early);
         assert_eq!(len_of(&files, &path), 6);
         let then = Identity::at(&files.root.dir, "page.html", true);
 
         // The file changes; then a request is read.
-        let fresh = root.path().join("page.new");
-        std::fs::write(&fresh, b"the third")?;
-        std::fs::rename(&fresh, &file)?;
+        replace(&root, b"the third")?;
         let late = note_read();
 
         // The early request, answered from what its caller saw then (as

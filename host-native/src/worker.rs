@@ -367,10 +367,8 @@ impl<H: Handler> Worker<'_, H> {
             return;
         }
         let room = READ_AHEAD_LEN.min(self.scratch.len().saturating_sub(conn.pending.len()));
-        let Some(buf) = self.ahead.get_mut(slot * READ_AHEAD_LEN..) else {
-            return;
-        };
-        let Some(buf) = buf.get_mut(..room) else { return };
+        let from = slot * READ_AHEAD_LEN;
+        let Some(buf) = self.ahead.get_mut(from..from + room) else { return };
         if buf.is_empty() {
             return;
         }

@@ -28,8 +28,8 @@ use wasi_common::{Error, ErrorExt as _, SystemTimeSpec, WasiFile};
 /// a `statx` and a `close`; a path asked again costs one `fstatat` here
 /// (none if one was made since the request being answered was read, see
 /// [`Checked`]), and if that names the very file seen before (device,
-/// inode, length, modification time, kind), the answer the confined stat gave is given
-/// again. The `fstatat` is not confined, but it is only compared: an
+/// inode, length, modification time, kind), the answer the confined stat
+/// gave is given again. The `fstatat` is not confined, but it is only compared: an
 /// answer is only ever one the confined stat gave, for a path that now
 /// names the same file.
 ///
@@ -121,25 +121,23 @@ impl ReadOnlyDir {
     /// ready at once).
     pub(crate) fn stat(&self, path: &str, follow_symlinks: bool) -> Result<Filestat, Error> {
         let which = usize::from(follow_symlinks);
+        let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
+        let stats = &mut stats[which];
+        let seen = stats.get_mut(path);
+        if let Some(seen) = &seen
+            && seen.checked.answers()
         {
-            let stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(seen) = stats[which].get(path)
-                && seen.checked.answers()
-            {
-                self.vouch(path, follow_symlinks, seen.quick);
-                return Ok(seen.stat.clone());
-            }
+            self.vouch(path, follow_symlinks, seen.quick);
+            return Ok(seen.stat.clone());
         }
         let now = Identity::at(&self.dir, path, follow_symlinks);
-        if let Some(now) = now {
-            let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(seen) = stats[which].get_mut(path)
-                && seen.quick == now
-            {
-                seen.checked = Checked::now();
-                self.vouch(path, follow_symlinks, now);
-                return Ok(seen.stat.clone());
-            }
+        if let Some(now) = now
+            && let Some(seen) = seen
+            && seen.quick == now
+        {
+            seen.checked = Checked::now();
+            self.vouch(path, follow_symlinks, now);
+            return Ok(seen.stat.clone());
         }
         let stat = ready(self.inner.get_path_filestat(path, follow_symlinks))
             .unwrap_or_else(|| Err(Error::io()))?;
@@ -147,8 +145,6 @@ impl ReadOnlyDir {
         if let Some(now) = now
             && now.names(FileId { device: stat.device_id, inode: stat.inode }, stat.size)
         {
-            let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
-            let stats = &mut stats[which];
             if stats.len() >= REMEMBERED {
                 stats.clear();
             }

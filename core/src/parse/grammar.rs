@@ -198,12 +198,16 @@ fn field_value(i: &[u8]) -> PResult<'_, &[u8]> {
     Ok((&i[n..], &i[..n]))
 }
 
-/// How many leading bytes of `bytes` are field bytes. Values are the bulk
-/// of a request head (a cookie can be kilobytes), so this looks at eight
-/// bytes at a time: a word with no byte below 0x20 and none equal to 0x7F
-/// is all field bytes (bytes from 0x80 are obs-text, allowed). Only a word
-/// that has one, usually the line's CR, is looked at byte by byte.
-fn field_run(bytes: &[u8]) -> usize {
+/// How many leading bytes of `bytes` may stand in a field value or a
+/// reason phrase: HTAB, SP, visible ASCII and obs-text (RFC 9110 §5.5);
+/// the run ends at the first CR, LF, NUL, DEL or other control. Values are
+/// the bulk of a request head (a cookie can be kilobytes), so this looks at
+/// eight bytes at a time: a word with no byte below 0x20 and none equal to
+/// 0x7F is all field bytes (bytes from 0x80 are obs-text, allowed). Only a
+/// word that has one, usually the line's CR, is looked at byte by byte.
+/// `portico-abi` checks a guest's response head with it too.
+#[must_use]
+pub fn field_run(bytes: &[u8]) -> usize {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
     let mut n = 0;

@@ -10,7 +10,7 @@ mod grammar;
 mod semantics;
 
 pub use grammar::MAX_METHOD;
-pub use grammar::is_tchar;
+pub use grammar::{field_run, is_tchar};
 
 use crate::{Limits, ProtocolError, Request};
 
