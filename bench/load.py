@@ -16,8 +16,10 @@ server's peak RSS (VmHWM, summed over its processes). It prints a table
 with every figure's median over the rounds and each server's ratio to
 nginx, measured in the same rounds, then portico's and portico-wasi's
 ratios to lighttpd (one process, sendfile: the fastest static server a
-user could pick here), with "portico -w1" (`--workers 1`: lighttpd's one
-thread) beside them. With --baseline, the portico binaries
+user could pick here) at equal threads: "portico -w1" (`--workers 1`)
+against lighttpd's one process, and portico's default (a worker per core)
+against "lighttpd xN" (`server.max-worker`, as many processes as
+--threads), then each default against lighttpd's. With --baseline, the portico binaries
 of another build (say a worktree of the previous commit built with its own
 CARGO_TARGET_DIR) run interleaved too, as portico@base and
 portico-wasi@base, and each build's ratio to its baseline is printed: how a
@@ -223,7 +225,10 @@ def parse_wrk(out):
 class Server:
     def __init__(self, name, argv, port, cwd=None):
         self.name, self.port = name, port
-        self.proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # Its own process group: lighttpd's master with workers signals its
+        # whole group when it stops, which would include this script.
+        self.proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     start_new_session=True)
         wait_listening(port, self.proc)
 
     def stop(self):
@@ -271,20 +276,24 @@ http {{
     return conf
 
 
-def lighttpd_config(tmp, root, port):
+def lighttpd_config(tmp, root, port, workers=1):
     """lighttpd 1.4 as it is usually run for static files: one process,
     sendfile, keep-alive without a request limit, no access log. It holds
     at most max-fds / 2 connections (10,000 under this machine's 20,000
     open-file hard limit, which it cannot raise), so with 10,000 idle ones
     it stops accepting: the 10k scenario shows that."""
-    conf = os.path.join(tmp, "lighttpd.conf")
+    conf = os.path.join(tmp, f"lighttpd-{workers}.conf")
+    # More than one process: lighttpd's server.max-worker (a master
+    # forks them; they share the listener).
+    many = f"server.max-worker = {workers}" if workers > 1 else ""
     with open(conf, "w") as f:
         f.write(f"""
 server.document-root = "{root}"
 server.bind = "127.0.0.1"
 server.port = {port}
-server.pid-file = "{tmp}/lighttpd.pid"
-server.errorlog = "{tmp}/lighttpd-error.log"
+server.pid-file = "{tmp}/lighttpd-{workers}.pid"
+{many}
+server.errorlog = "{tmp}/lighttpd-{workers}-error.log"
 server.max-fds = 20000
 server.max-connections = 12000
 server.max-keep-alive-requests = 100000
@@ -301,7 +310,7 @@ def main():
     ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2,
-                    help="nginx workers (portico starts one worker per core itself)")
+                    help="nginx workers and lighttpd xN processes (portico starts one worker per core itself)")
     ap.add_argument("--quick", action="store_true", help="1 round of 2 s, for a smoke test")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--only", default="", help="run only scenarios whose name contains this")
@@ -357,6 +366,12 @@ def main():
             port = free_port()
             conf = lighttpd_config(tmp, root, port)
             servers.append(Server("lighttpd", ["lighttpd", "-D", "-f", conf], port))
+            if args.threads > 1 and not args.baseline:
+                # lighttpd with as many processes as portico has workers:
+                # the comparison at portico's default, at equal threads.
+                port = free_port()
+                conf = lighttpd_config(tmp, root, port, args.threads)
+                servers.append(Server(f"lighttpd x{args.threads}", ["lighttpd", "-D", "-f", conf], port))
         else:
             print("lighttpd is not installed: no lighttpd rows (apt-get install lighttpd)", file=sys.stderr)
 
@@ -427,18 +442,21 @@ def main():
                 line += f" {rr:>11.2f} {cr:>9.2f}"
             print(line)
     if "lighttpd" in names:
+        # Equal threads first (one against one, portico's default against
+        # lighttpd with as many processes), then each default as shipped.
+        many = f"lighttpd x{args.threads}"
+        pairs = [("portico -w1", "lighttpd"), ("portico", many), ("portico", "lighttpd"),
+                 ("portico-wasi", many), ("portico-wasi", "lighttpd")]
+        pairs = [(a, b) for a, b in pairs if a in names and b in names]
         print()
         print("against lighttpd, same rounds (req/s: higher is better; cpu: lower is better)")
-        print(f"{'scenario':<24} {'server':<13} {'req/s ratio':>11} {'cpu ratio':>9}")
+        print(f"{'scenario':<24} {'server':<13} {'against':<12} {'req/s ratio':>11} {'cpu ratio':>9}")
         for scenario, *_ in scenarios:
-            peer = results[(scenario, "lighttpd")]
-            for name in ["portico", "portico -w1", "portico-wasi"]:
-                if name not in names:
-                    continue
-                rows = results[(scenario, name)]
+            for name, peer_name in pairs:
+                rows, peer = results[(scenario, name)], results[(scenario, peer_name)]
                 rr = med([ratio(a[0], b[0]) for a, b in zip(rows, peer)])
                 cr = med([ratio(a[2], b[2]) for a, b in zip(rows, peer)])
-                print(f"{scenario:<24} {name:<13} {rr:>11.2f} {cr:>9.2f}")
+                print(f"{scenario:<24} {name:<13} {peer_name:<12} {rr:>11.2f} {cr:>9.2f}")
     if "portico" in names and "portico-wasi" in names:
         print()
         print("portico-wasi against portico, same rounds")
