@@ -277,14 +277,13 @@ http {{
 
 
 def lighttpd_config(tmp, root, port, workers=1):
-    """lighttpd 1.4 as it is usually run for static files: one process,
+    """lighttpd 1.4 as it is usually run for static files: one process
+    (`workers` > 1: a master forking that many, `server.max-worker`),
     sendfile, keep-alive without a request limit, no access log. It holds
     at most max-fds / 2 connections (10,000 under this machine's 20,000
     open-file hard limit, which it cannot raise), so with 10,000 idle ones
     it stops accepting: the 10k scenario shows that."""
     conf = os.path.join(tmp, f"lighttpd-{workers}.conf")
-    # More than one process: lighttpd's server.max-worker (a master
-    # forks them; they share the listener).
     many = f"server.max-worker = {workers}" if workers > 1 else ""
     with open(conf, "w") as f:
         f.write(f"""
@@ -419,6 +418,12 @@ def main():
     names = [s.name for s in servers]
     med = lambda xs: statistics.median(xs)
     ratio = lambda a, b: a / b if b else float("nan")
+
+    def round_ratios(rows, base):
+        """req/s and CPU ratios per round, then their medians: both servers
+        saw the same noise within a round."""
+        return (med([ratio(a[0], b[0]) for a, b in zip(rows, base)]),
+                med([ratio(a[2], b[2]) for a, b in zip(rows, base)]))
     print()
     print(f"wrk -t1, {args.duration}s per run, {args.rounds} interleaved round(s); medians; "
           f"ratio = server / nginx in the same rounds (req/s: higher is better; cpu: lower is better)")
@@ -437,8 +442,7 @@ def main():
                     f"{rss:>8.1f}")
             if base:
                 # Ratio per round, then the median: both servers saw the same noise.
-                rr = med([ratio(a[0], b[0]) for a, b in zip(rows, base)])
-                cr = med([ratio(a[2], b[2]) for a, b in zip(rows, base)])
+                rr, cr = round_ratios(rows, base)
                 line += f" {rr:>11.2f} {cr:>9.2f}"
             print(line)
     if "lighttpd" in names:
@@ -454,8 +458,7 @@ def main():
         for scenario, *_ in scenarios:
             for name, peer_name in pairs:
                 rows, peer = results[(scenario, name)], results[(scenario, peer_name)]
-                rr = med([ratio(a[0], b[0]) for a, b in zip(rows, peer)])
-                cr = med([ratio(a[2], b[2]) for a, b in zip(rows, peer)])
+                rr, cr = round_ratios(rows, peer)
                 print(f"{scenario:<24} {name:<13} {peer_name:<12} {rr:>11.2f} {cr:>9.2f}")
     if "portico" in names and "portico-wasi" in names:
         print()
@@ -463,8 +466,7 @@ def main():
         print(f"{'scenario':<24} {'req/s ratio':>11} {'cpu ratio':>9}")
         for scenario, *_ in scenarios:
             rows, base = results[(scenario, "portico-wasi")], results[(scenario, "portico")]
-            rr = med([ratio(a[0], b[0]) for a, b in zip(rows, base)])
-            cr = med([ratio(a[2], b[2]) for a, b in zip(rows, base)])
+            rr, cr = round_ratios(rows, base)
             print(f"{scenario:<24} {rr:>11.2f} {cr:>9.2f}")
     for scenario, _, _, _, idle in scenarios:
         if not idle:
@@ -483,8 +485,7 @@ def main():
         for scenario, *_ in scenarios:
             for name in ["portico", "portico-wasi"]:
                 rows, base = results[(scenario, name)], results[(scenario, f"{name}@base")]
-                rr = med([ratio(a[0], b[0]) for a, b in zip(rows, base)])
-                cr = med([ratio(a[2], b[2]) for a, b in zip(rows, base)])
+                rr, cr = round_ratios(rows, base)
                 print(f"{scenario:<24} {name:<13} {rr:>11.2f} {cr:>9.2f}")
     print()
     print(f"{'server':<17} {'peak RSS':>10}")
