@@ -68,6 +68,10 @@ const ACCEPT_BATCH: usize = 16;
 const READ_AHEAD: usize = 64;
 const READ_AHEAD_LEN: usize = 4096;
 
+/// How many skippable entries the timer heap may hold beyond twice the
+/// connections before it is compacted.
+const TIMERS_SLACK: usize = 1024;
+
 /// After `accept` fails for want of file descriptors, how long the worker
 /// stops accepting (the listener stays ready, so it would spin).
 const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
@@ -154,7 +158,8 @@ struct Worker<'a, H: Handler> {
     conns: Slab<Conn<H::Conn>>,
     /// Deadlines, earliest first: (when, slot, the serial of the
     /// connection it was set for). Entries of closed connections, or for
-    /// deadlines since moved later, are skipped when they come up; a
+    /// deadlines since moved later, are skipped when they come up (or
+    /// dropped together by `compact_timers`); a
     /// connection adds one only when its deadline moves earlier than the
     /// one it has in the heap, so an idle deadline pushed back after each
     /// request costs nothing here.
@@ -678,6 +683,9 @@ impl<H: Handler> Worker<'_, H> {
     /// The connection waits: its deadline into the heap, and into the idle
     /// list if it is idle.
     fn wait(&mut self, key: usize) {
+        if self.timers.len() >= 2 * self.conns.len() + TIMERS_SLACK {
+            self.compact_timers();
+        }
         let Some(conn) = self.conns.get_mut(key) else { return };
         if !conn.registered {
             // Registered only now that it waits: a connection answered
@@ -771,6 +779,23 @@ impl<H: Handler> Worker<'_, H> {
         self.unlist(key);
         if self.conns.try_remove(key).is_some() {
             self.shared.open.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Drop the heap's entries that can only be skipped: those of closed
+    /// connections and those for deadlines since moved. Without this, a
+    /// stream of short connections (`Connection: close`, each leaving its
+    /// first-request deadline behind) grows the heap to the connection
+    /// rate times the head timeout: megabytes, and a deeper heap for every
+    /// push and pop. Called when the heap is twice the connections, so
+    /// its cost is a constant per push.
+    fn compact_timers(&mut self) {
+        let conns = &self.conns;
+        self.timers.retain(|Reverse((at, key, serial))| {
+            conns.get(*key).is_some_and(|c| c.serial == *serial && c.scheduled == Some(*at))
+        });
+        if self.timers.capacity() > 4 * self.timers.len() + TIMERS_SLACK {
+            self.timers.shrink_to(2 * self.timers.len() + TIMERS_SLACK);
         }
     }
 

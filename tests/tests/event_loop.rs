@@ -610,6 +610,74 @@ fn a_last_request_is_closed_at_once_and_a_body_still_coming_is_drained(host: Hos
     }
 }
 
+/// Every short connection that waited for its request leaves its first
+/// deadline in the worker's timer heap; the heap drops those when it
+/// grows past twice the connections. A slowloris head and an idle
+/// keep-alive connection opened before thousands of such connections must
+/// still be closed at their own deadlines after that.
+fn deadlines_hold_after_thousands_of_short_connections(host: Host) {
+    const HEAD_TIMEOUT: Duration = Duration::from_secs(3);
+    const IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+    const BATCH: usize = 200;
+    const BATCHES: usize = 8;
+    let root = temp_root(&[("index.html", b"home")]);
+    // One worker, so every connection's deadline is in the same heap.
+    let args = ["--quiet", "--workers", "1", "--head-timeout", "3", "--idle-timeout", "4"];
+    let server = Server::start_with(host, root.path(), &args);
+
+    let started = Instant::now();
+    let mut slow = server.connect();
+    slow.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+    let mut idle = server.connect();
+    idle.write_all(&get("/index.html")).unwrap();
+    let mut reader = ResponseReader::new(idle.try_clone().unwrap());
+    let first = reader.next(false).expect("the keep-alive connection's answer");
+    assert_eq!(first.status, 200, "{}", first.head);
+    let idle_since = Instant::now();
+
+    // Batches of connections opened before any sends its request, so
+    // each waits in the loop (and arms a deadline) first.
+    let request = b"GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    for batch in 0..BATCHES {
+        let mut streams: Vec<TcpStream> = (0..BATCH).map(|_| server.connect()).collect();
+        std::thread::sleep(Duration::from_millis(20));
+        for stream in &mut streams {
+            stream.write_all(request).unwrap();
+        }
+        for (i, stream) in streams.iter_mut().enumerate() {
+            let mut response = Vec::new();
+            stream.read_to_end(&mut response).unwrap();
+            assert!(
+                response.starts_with(b"HTTP/1.1 200 ") && response.ends_with(b"home"),
+                "batch {batch}, connection {i}: {}",
+                String::from_utf8_lossy(&response)
+            );
+        }
+    }
+    assert!(
+        started.elapsed() < HEAD_TIMEOUT,
+        "the short connections took {:?}, past the head timeout: the test proves nothing",
+        started.elapsed()
+    );
+
+    slow.set_read_timeout(Some(HEAD_TIMEOUT + Duration::from_secs(10))).unwrap();
+    let mut answer = Vec::new();
+    slow.read_to_end(&mut answer).expect("the slowloris connection was never closed");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408 "), "slowloris: {text}");
+    let after = started.elapsed();
+    assert!(after >= HEAD_TIMEOUT - Duration::from_millis(500), "408 after {after:?}");
+
+    idle.set_read_timeout(Some(IDLE_TIMEOUT + Duration::from_secs(10))).unwrap();
+    let mut rest = Vec::new();
+    match idle.read_to_end(&mut rest) {
+        Ok(_) => assert!(rest.is_empty(), "the idle connection got {rest:?}"),
+        Err(error) => panic!("the idle connection was never closed: {error}"),
+    }
+    let after = idle_since.elapsed();
+    assert!(after >= IDLE_TIMEOUT - Duration::from_millis(500), "closed after {after:?}");
+}
+
 portico_tests::for_each_host!(
     a_last_request_is_closed_at_once_and_a_body_still_coming_is_drained,
     thousands_of_idle_connections_and_a_new_client_is_served,
@@ -619,4 +687,5 @@ portico_tests::for_each_host!(
     a_file_changed_between_requests_is_served_new,
     eviction_counts_and_shutdown_summary,
     a_dropped_response_is_logged_with_its_request_line,
+    deadlines_hold_after_thousands_of_short_connections,
 );
