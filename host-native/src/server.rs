@@ -5,6 +5,7 @@
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::num::NonZeroUsize;
+use std::os::fd::AsRawFd as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -287,7 +288,41 @@ fn configure(socket: &Socket) -> io::Result<()> {
     if socket.local_addr()?.as_socket().is_some_and(|addr| addr.ip().is_loopback()) {
         socket.set_send_buffer_size(LOOPBACK_SEND_BUFFER)?;
     }
+    defer_accept(socket)?;
     socket.set_nonblocking(true)
+}
+
+/// How long the kernel keeps a new connection from `accept` while the
+/// client has sent nothing (`TCP_DEFER_ACCEPT`, as nginx's `deferred`).
+/// Nearly every client sends its request with or right after the
+/// handshake: the worker then accepts a connection with its request
+/// already there, reads and answers it in one turn, and never registers
+/// it with epoll or arms a deadline for it. Measured with wrk on
+/// `Connection: close`, `--workers 1`: 28.5 -> 20.5 µs of CPU per
+/// connection, 1.1x the connections/s. A client that stays silent
+/// reaches `accept` after about this long (the kernel's next SYN-ACK
+/// retransmission, which the client acknowledges), holding no file
+/// descriptor or slot until then, and is then held to the idle timeout
+/// like any other.
+const DEFER_ACCEPT_SECS: libc::c_int = 1;
+
+fn defer_accept(socket: &Socket) -> io::Result<()> {
+    let secs = DEFER_ACCEPT_SECS;
+    let len = libc::socklen_t::try_from(std::mem::size_of_val(&secs)).unwrap_or(4);
+    // setsockopt(2) for an option neither socket2 nor rustix offers.
+    #[allow(unsafe_code)]
+    // SAFETY: a valid descriptor (the socket is borrowed for the call), and
+    // a pointer to an int that outlives the call, with its size.
+    let status = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            std::ptr::from_ref(&secs).cast(),
+            len,
+        )
+    };
+    if status == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
 /// The send buffer of a connection from this machine (the kernel doubles

@@ -357,11 +357,14 @@ fn idle_keep_alive_connection_is_closed(host: Host) {
     assert!(idle <= most, "closed after {idle:?}");
     assert!(reader.pending().is_empty(), "a response was sent to an idle connection");
 
-    // A connection that never sends anything is closed the same way.
+    // A connection that never sends anything is closed the same way, once
+    // the kernel hands it over: the listener defers a silent connection's
+    // accept by about a second (TCP_DEFER_ACCEPT).
     let mut reader = ResponseReader::new(server.connect());
     let since = Instant::now();
     assert!(reader.closed());
     let idle = since.elapsed();
+    let most = most + Duration::from_secs(1);
     assert!(idle >= least && idle <= most, "{idle:?}");
 }
 
