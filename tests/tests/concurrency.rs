@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write as _;
+use std::io::{ErrorKind, Read as _, Write as _};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
@@ -191,6 +191,40 @@ fn stalled_clients_do_not_block_others(host: Host) {
     drop(stalled);
 }
 
+/// The listener defers a connection until its client sends something
+/// (TCP_DEFER_ACCEPT): a silent one holds no slot for its first second,
+/// so at a cap of one the next client is served without closing it, and
+/// it is handed over and held to the idle timeout after that.
+fn a_silent_connection_holds_no_slot_until_the_kernel_hands_it_over(host: Host) {
+    let args = ["--max-connections", "1", "--workers", "1", "--idle-timeout", "2"];
+    let server = Server::start_with(host, &static_root(), &args);
+    let mut silent = server.connect();
+    let opened = std::time::Instant::now();
+    let mut reader = ResponseReader::new(server.connect());
+    reader
+        .stream()
+        .write_all(b"GET /style.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    assert_eq!(reader.next(false).expect("an answer at the cap").status, 200);
+    // Had the server taken the silent connection, it would have closed it
+    // (the longest idle) to admit the client above.
+    silent.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mut byte = [0u8; 1];
+    match silent.read(&mut byte) {
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+        other => panic!("the silent connection was taken and closed: {other:?}"),
+    }
+    assert!(
+        opened.elapsed() < Duration::from_millis(900),
+        "too slow to tell: {:?}",
+        opened.elapsed()
+    );
+    silent.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(silent.read(&mut byte).expect("the silent connection was never closed"), 0);
+    let after = opened.elapsed();
+    assert!(after >= Duration::from_secs(2), "closed after {after:?}, before the idle timeout");
+}
+
 portico_tests::for_each_host!(
     hundred_keep_alive_clients_at_once,
     hundred_ureq_clients_at_once,
@@ -198,4 +232,5 @@ portico_tests::for_each_host!(
     at_the_cap_a_new_connection_closes_the_longest_idle_one,
     refused_client_that_already_sent_a_request_reads_the_503,
     stalled_clients_do_not_block_others,
+    a_silent_connection_holds_no_slot_until_the_kernel_hands_it_over,
 );
