@@ -19,7 +19,10 @@ ratios to lighttpd (one process, sendfile: the fastest static server a
 user could pick here) at equal threads: "portico -w1" (`--workers 1`)
 against lighttpd's one process, and portico's default (a worker per core)
 against "lighttpd xN" (`server.max-worker`, as many processes as
---threads), then each default against lighttpd's. With --baseline, the portico binaries
+--threads), then each default against lighttpd's; then portico-wasi against
+portico, at their defaults and both at `--workers 1` (how wrk's connections
+fall on two workers changes from run to run, and each binary draws its own
+lot). With --baseline, the portico binaries
 of another build (say a worktree of the previous commit built with its own
 CARGO_TARGET_DIR) run interleaved too, as portico@base and
 portico-wasi@base, and each build's ratio to its baseline is printed: how a
@@ -342,9 +345,13 @@ def main():
     # portico as lighttpd runs, in one process with one thread: the
     # comparison at equal resources (benchmarking notes: a peer gets as
     # many workers as the other server has threads). wrk shares the cores.
+    # portico-wasi likewise, so the two binaries are also compared with no
+    # say left to how wrk's connections fall on the workers (split or not,
+    # which changes from run to run and moves each default by a tenth).
     runs = [(name, binary, []) for name, binary in binaries.items()]
-    if shutil.which("lighttpd") and not args.baseline:
+    if not args.baseline:
         runs.insert(1, ("portico -w1", binaries["portico"], ["--workers", "1"]))
+        runs.insert(3, ("portico-wasi -w1", binaries["portico-wasi"], ["--workers", "1"]))
 
     servers = []
     try:
@@ -462,12 +469,17 @@ def main():
                 print(f"{scenario:<24} {name:<13} {peer_name:<12} {rr:>11.2f} {cr:>9.2f}")
     if "portico" in names and "portico-wasi" in names:
         print()
-        print("portico-wasi against portico, same rounds")
-        print(f"{'scenario':<24} {'req/s ratio':>11} {'cpu ratio':>9}")
+        print("portico-wasi against portico, same rounds (default workers; both at -w1)")
+        print(f"{'scenario':<24} {'req/s ratio':>11} {'cpu ratio':>9} {'-w1 req/s':>11} {'-w1 cpu':>9}")
         for scenario, *_ in scenarios:
             rows, base = results[(scenario, "portico-wasi")], results[(scenario, "portico")]
             rr, cr = round_ratios(rows, base)
-            print(f"{scenario:<24} {rr:>11.2f} {cr:>9.2f}")
+            line = f"{scenario:<24} {rr:>11.2f} {cr:>9.2f}"
+            if "portico-wasi -w1" in names:
+                rows = results[(scenario, "portico-wasi -w1")]
+                rr, cr = round_ratios(rows, results[(scenario, "portico -w1")])
+                line += f" {rr:>11.2f} {cr:>9.2f}"
+            print(line)
     for scenario, _, _, _, idle in scenarios:
         if not idle:
             continue

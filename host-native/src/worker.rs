@@ -53,7 +53,8 @@ const LINGER_TIME: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 1 << 20;
 
 /// Connections a worker accepts in one turn before it looks at its other
-/// events. Each is served at once (its request is usually there already),
+/// events. Each is served at once (its request is there already: see
+/// `server::DEFER_ACCEPT_SECS`),
 /// so with many short connections (`Connection: close`) a batch saves a
 /// `poll` per connection (epoll_wait calls per connection: 1.0 with one, 0.11
 /// with 16); 16 bounds how long the worker's other connections wait. A new
@@ -451,8 +452,9 @@ impl<H: Handler> Worker<'_, H> {
             read_mark: 0,
             out: None,
             lingering: None,
-            // Clients send their request right after connecting: it is
-            // often here already, which saves a trip through poll.
+            // The listener's deferred accept hands over a connection once
+            // its first bytes are here (or a second has passed): reading
+            // at once saves a trip through poll.
             readable: true,
             read_closed: false,
             timed_out: false,
