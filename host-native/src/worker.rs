@@ -786,10 +786,11 @@ impl<H: Handler> Worker<'_, H> {
 
     /// Drop the heap's entries that can only be skipped: those of closed
     /// connections and those for deadlines since moved. Without this, a
-    /// stream of short connections (`Connection: close`, each leaving its
-    /// first-request deadline behind) grows the heap to the connection
-    /// rate times the head timeout: megabytes, and a deeper heap for every
-    /// push and pop. Called when the heap is twice the connections, so
+    /// stream of connections that each wait once and then close (a head
+    /// split over packets, keep-alive clients that come and go) leaves
+    /// their deadlines behind and grows the heap to the connection rate
+    /// times the timeout: megabytes, and a deeper heap for every push and
+    /// pop. Called when the heap is twice the connections, so
     /// its cost is a constant per push.
     fn compact_timers(&mut self) {
         let conns = &self.conns;

@@ -4,7 +4,7 @@
 
 use std::io::{ErrorKind, Read as _, Write as _};
 use std::sync::{Arc, Barrier};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use portico_tests::{Host, ResponseReader, Server, agent, get, static_file, static_root};
 
@@ -199,7 +199,7 @@ fn a_silent_connection_holds_no_slot_until_the_kernel_hands_it_over(host: Host) 
     let args = ["--max-connections", "1", "--workers", "1", "--idle-timeout", "2"];
     let server = Server::start_with(host, &static_root(), &args);
     let mut silent = server.connect();
-    let opened = std::time::Instant::now();
+    let opened = Instant::now();
     let mut reader = ResponseReader::new(server.connect());
     reader
         .stream()

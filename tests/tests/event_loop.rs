@@ -635,14 +635,20 @@ fn deadlines_hold_after_thousands_of_short_connections(host: Host) {
     assert_eq!(first.status, 200, "{}", first.head);
     let idle_since = Instant::now();
 
-    // Batches of connections opened before any sends its request, so
-    // each waits in the loop (and arms a deadline) first.
-    let request = b"GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    // Batches of connections that each send the start of a head, wait,
+    // then the rest, so each waits in the loop (and arms a deadline)
+    // first: a connection that sent nothing would not even be accepted
+    // yet (the deferred accept), and a whole request is answered at once.
+    let (start, rest) =
+        (&b"GET /index.html HTTP/1.1\r\n"[..], &b"Host: x\r\nConnection: close\r\n\r\n"[..]);
     for batch in 0..BATCHES {
         let mut streams: Vec<TcpStream> = (0..BATCH).map(|_| server.connect()).collect();
+        for stream in &mut streams {
+            stream.write_all(start).unwrap();
+        }
         std::thread::sleep(Duration::from_millis(20));
         for stream in &mut streams {
-            stream.write_all(request).unwrap();
+            stream.write_all(rest).unwrap();
         }
         for (i, stream) in streams.iter_mut().enumerate() {
             let mut response = Vec::new();
