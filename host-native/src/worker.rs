@@ -7,7 +7,7 @@
 //! ```text
 //! poll ─▶ connections ready ─▶ read each ahead (64 at a time) ─▶ drive each:
 //!                                write what is pending ─▶ step ─▶ read ─▶ step … until it waits
-//!      ─▶ listener ready ─▶ accept up to 16 ─▶ admit (at the cap: close the longest-idle, else 503)
+//!      ─▶ listener ready ─▶ accept up to 16 ─▶ admit (at the cap: close the longest-idle, or serve the batch so far and then, else 503)
 //!                                ─▶ read each ahead ─▶ drive each
 //!      ─▶ timers due ─▶ the core's deadline (step with timed_out), a send timeout, a linger's end
 //! ```
@@ -404,7 +404,11 @@ impl<H: Handler> Worker<'_, H> {
         self.accept_paused = None;
         for _ in 0..ACCEPT_BATCH {
             match listener.accept() {
-                Ok((stream, peer)) => admitted.extend(self.admit(stream, peer)),
+                Ok((stream, peer)) => {
+                    if let Some(conn) = self.admit(stream, peer, admitted) {
+                        admitted.push(conn);
+                    }
+                }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     self.accept_ready = false;
                     return;
@@ -424,14 +428,30 @@ impl<H: Handler> Worker<'_, H> {
     }
 
     /// Take a new connection (its slot and serial, to drive), or refuse
-    /// it at the cap.
-    fn admit(&mut self, stream: TcpStream, peer: SocketAddr) -> Option<(usize, u64)> {
+    /// it at the cap. `admitted` are the connections accepted before it in
+    /// this batch, not driven yet.
+    fn admit(
+        &mut self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        admitted: &mut Vec<(usize, u64)>,
+    ) -> Option<(usize, u64)> {
         let open = self.shared.open.fetch_add(1, Ordering::AcqRel) + 1;
         if open > self.config.max_connections && !self.evict() {
-            self.shared.open.fetch_sub(1, Ordering::AcqRel);
-            self.shared.refused.fetch_add(1, Ordering::Relaxed);
-            refuse(stream, peer, self.shared);
-            return None;
+            // Those accepted with it are not idle only because they have
+            // not been served yet: serve them now, so they close or become
+            // idle and make room, as they would had they come one by one.
+            // Without this a burst of clients at the cap got 503 all but
+            // one.
+            self.drive_all(admitted);
+            admitted.clear();
+            let room = self.shared.open.load(Ordering::Acquire) <= self.config.max_connections;
+            if !room && !self.evict() {
+                self.shared.open.fetch_sub(1, Ordering::AcqRel);
+                self.shared.refused.fetch_add(1, Ordering::Relaxed);
+                refuse(stream, peer, self.shared);
+                return None;
+            }
         }
         let peer_ip = peer.ip().to_canonical();
         if self.tune_local_peers && peer_ip.is_loopback() {

@@ -225,6 +225,31 @@ fn a_silent_connection_holds_no_slot_until_the_kernel_hands_it_over(host: Host) 
     assert!(after >= Duration::from_secs(2), "closed after {after:?}, before the idle timeout");
 }
 
+/// Connections the kernel hands over together (one `accept` batch) at the
+/// cap: each earlier one is served and becomes idle, so each later one
+/// takes its place instead of being refused. Their requests are sent only
+/// once all are connected, so they reach the listener together.
+fn at_the_cap_connections_accepted_together_make_room_for_each_other(host: Host) {
+    let args = ["--max-connections", "1", "--workers", "1", "--quiet"];
+    let server = Server::start_with(host, &static_root(), &args);
+    let mut readers: Vec<ResponseReader> =
+        (0..16).map(|_| ResponseReader::new(server.connect())).collect();
+    // Nothing is accepted yet (the deferred accept waits for bytes), so
+    // these arrive at the listener within microseconds of each other.
+    for reader in &mut readers {
+        reader.stream().write_all(&get("/style.css")).unwrap();
+    }
+    let statuses: Vec<u16> =
+        readers.iter_mut().map(|r| r.next(false).map_or(0, |response| response.status)).collect();
+    assert!(statuses.iter().all(|&s| s == 200), "every client served: {statuses:?}");
+    // Only the last one admitted is still open; the others made room.
+    for reader in &mut readers {
+        reader.stream().set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    }
+    let open = readers.iter_mut().map(|r| !r.closed()).filter(|&open| open).count();
+    assert_eq!(open, 1, "connections left open at a cap of one");
+}
+
 portico_tests::for_each_host!(
     hundred_keep_alive_clients_at_once,
     hundred_ureq_clients_at_once,
@@ -233,4 +258,5 @@ portico_tests::for_each_host!(
     refused_client_that_already_sent_a_request_reads_the_503,
     stalled_clients_do_not_block_others,
     a_silent_connection_holds_no_slot_until_the_kernel_hands_it_over,
+    at_the_cap_connections_accepted_together_make_room_for_each_other,
 );
