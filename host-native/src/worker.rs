@@ -7,7 +7,8 @@
 //! ```text
 //! poll ─▶ connections ready ─▶ read each ahead (64 at a time) ─▶ drive each:
 //!                                write what is pending ─▶ step ─▶ read ─▶ step … until it waits
-//!      ─▶ listener ready ─▶ accept up to 16 ─▶ admit (at the cap: close the longest-idle, or serve the batch so far and then, else 503)
+//!      ─▶ listener ready ─▶ accept up to 16 ─▶ admit (at the cap: close the longest-idle; if none is, serve those
+//!                                accepted before it and try again; else 503)
 //!                                ─▶ read each ahead ─▶ drive each
 //!      ─▶ timers due ─▶ the core's deadline (step with timed_out), a send timeout, a linger's end
 //! ```
