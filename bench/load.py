@@ -22,7 +22,8 @@ against "lighttpd xN" (`server.max-worker`, as many processes as
 --threads), then each default against lighttpd's; then portico-wasi against
 portico, at their defaults and both at `--workers 1` (how wrk's connections
 fall on two workers changes from run to run, and each binary draws its own
-lot). With --baseline, the portico binaries
+lot; each run whose work fell on more than one thread is marked "split",
+and that table counts them). With --baseline, the portico binaries
 of another build (say a worktree of the previous commit built with its own
 CARGO_TARGET_DIR) run interleaved too, as portico@base and
 portico-wasi@base, and each build's ratio to its baseline is printed: how a
@@ -127,6 +128,34 @@ def context_switches(pids):
                 continue
             total += sum(int(n) for n in re.findall(r"ctxt_switches:\s+(\d+)", text))
     return total
+
+
+def thread_ticks(pids):
+    """CPU time (utime+stime, in ticks) of every thread of the server's
+    processes, by (pid, tid)."""
+    ticks = {}
+    for p in pids:
+        try:
+            tasks = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for t in tasks:
+            try:
+                with open(f"/proc/{p}/task/{t}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks[(p, t)] = int(fields[11]) + int(fields[12])
+    return ticks
+
+
+def split_run(before, after):
+    """Whether a run's work fell on more than one thread or process: the
+    second-busiest used at least a fifth of the busiest's CPU (with
+    keep-alive connections staying on the worker that accepted them, this
+    is how wrk's connections fell)."""
+    used = sorted((after[k] - before.get(k, 0) for k in after), reverse=True)
+    return len(used) > 1 and used[0] > 0 and used[1] >= used[0] / 5
 
 
 def status_kib(pid, field):
@@ -381,7 +410,8 @@ def main():
         else:
             print("lighttpd is not installed: no lighttpd rows (apt-get install lighttpd)", file=sys.stderr)
 
-        results = {}  # (scenario, server) -> list of (rps, p99, cpu_us, rss_mib, fresh_ms, cs_per_req)
+        # (scenario, server) -> list of (rps, p99, cpu_us, rss_mib, fresh_ms, cs_per_req, split)
+        results = {}
         if any(idle for *_, idle in scenarios):
             raise_fd_limit(max(idle for *_, idle in scenarios) + 1024)
         for r in range(args.rounds):
@@ -395,12 +425,14 @@ def main():
                     pids = descendants(server.proc.pid)
                     before = cpu_seconds(pids)
                     switches = context_switches(pids)
+                    threads = thread_ticks(pids)
                     out = subprocess.run(
                         ["wrk", "-t", "1", "-c", str(conns), "-d", f"{args.duration}s", "--latency",
                          "--timeout", "5s", *extra, f"http://127.0.0.1:{server.port}/{path}"],
                         capture_output=True, text=True, timeout=args.duration + 30).stdout
                     cpu = cpu_seconds(pids) - before
                     switches = context_switches(pids) - switches
+                    split = split_run(threads, thread_ticks(pids))
                     rss = rss_kib(server.proc.pid) / 1024
                     for s in held:
                         s.close()
@@ -408,13 +440,13 @@ def main():
                     cpu_us = cpu / total * 1e6 if total else float("nan")
                     cs = switches / total if total else float("nan")
                     results.setdefault((scenario, server.name), []).append(
-                        (rps, p99, cpu_us, rss, fresh, cs))
+                        (rps, p99, cpu_us, rss, fresh, cs, split))
                     note = f" errors: {errors}" if errors else ""
                     note += f" non-2xx: {non2xx}" if non2xx else ""
                     note += f" new client with {idle} idle: {fresh:.1f} ms" if idle else ""
                     print(f"round {r + 1} {scenario:<24} {server.name:<17} {rps:>10.0f} req/s "
                           f"p99 {p99:>8.2f} ms  cpu {cpu_us:>8.1f} µs/req  cs {cs:>6.3f}/req  "
-                          f"rss {rss:>6.1f} MiB{note}",
+                          f"rss {rss:>6.1f} MiB{' split' if split else ''}{note}",
                           flush=True)
                     if held:
                         time.sleep(1)  # let the server see the idle ones go
@@ -469,17 +501,22 @@ def main():
                 print(f"{scenario:<24} {name:<13} {peer_name:<12} {rr:>11.2f} {cr:>9.2f}")
     if "portico" in names and "portico-wasi" in names:
         print()
-        print("portico-wasi against portico, same rounds (default workers; both at -w1)")
-        print(f"{'scenario':<24} {'req/s ratio':>11} {'cpu ratio':>9} {'-w1 req/s':>11} {'-w1 cpu':>9}")
+        print("portico-wasi against portico, same rounds (default workers; both at -w1); split: in how "
+              "many rounds each default's load fell on both workers (wasi, portico)")
+        print(f"{'scenario':<24} {'req/s ratio':>11} {'cpu ratio':>9} {'-w1 req/s':>11} {'-w1 cpu':>9} "
+              f"{'split':>9}")
         for scenario, *_ in scenarios:
             rows, base = results[(scenario, "portico-wasi")], results[(scenario, "portico")]
             rr, cr = round_ratios(rows, base)
             line = f"{scenario:<24} {rr:>11.2f} {cr:>9.2f}"
+            splits = f"{sum(r[6] for r in rows)}, {sum(r[6] for r in base)} of {len(rows)}"
             if "portico-wasi -w1" in names:
                 rows = results[(scenario, "portico-wasi -w1")]
                 rr, cr = round_ratios(rows, results[(scenario, "portico -w1")])
                 line += f" {rr:>11.2f} {cr:>9.2f}"
-            print(line)
+            else:
+                line += f" {'':>11} {'':>9}"
+            print(f"{line} {splits:>9}")
     for scenario, _, _, _, idle in scenarios:
         if not idle:
             continue
