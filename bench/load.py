@@ -110,11 +110,9 @@ def cpu_seconds(pids):
     return total / CLK_TCK
 
 
-def context_switches(pids):
-    """Context switches (voluntary and not) of every thread of the server's
-    processes so far: a server whose threads run out of work sleeps and is
-    woken again, and on a small shared box that costs CPU per request."""
-    total = 0
+def task_files(pids, name):
+    """((pid, tid), text of /proc/pid/task/tid/NAME) for every thread of
+    the server's processes that is still there."""
     for p in pids:
         try:
             tasks = os.listdir(f"/proc/{p}/task")
@@ -122,30 +120,27 @@ def context_switches(pids):
             continue
         for t in tasks:
             try:
-                with open(f"/proc/{p}/task/{t}/status") as f:
-                    text = f.read()
+                with open(f"/proc/{p}/task/{t}/{name}") as f:
+                    yield (p, t), f.read()
             except OSError:
                 continue
-            total += sum(int(n) for n in re.findall(r"ctxt_switches:\s+(\d+)", text))
-    return total
+
+
+def context_switches(pids):
+    """Context switches (voluntary and not) of every thread of the server's
+    processes so far: a server whose threads run out of work sleeps and is
+    woken again, and on a small shared box that costs CPU per request."""
+    return sum(int(n) for _, text in task_files(pids, "status")
+               for n in re.findall(r"ctxt_switches:\s+(\d+)", text))
 
 
 def thread_ticks(pids):
     """CPU time (utime+stime, in ticks) of every thread of the server's
     processes, by (pid, tid)."""
     ticks = {}
-    for p in pids:
-        try:
-            tasks = os.listdir(f"/proc/{p}/task")
-        except OSError:
-            continue
-        for t in tasks:
-            try:
-                with open(f"/proc/{p}/task/{t}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            ticks[(p, t)] = int(fields[11]) + int(fields[12])
+    for key, text in task_files(pids, "stat"):
+        fields = text.rsplit(")", 1)[1].split()
+        ticks[key] = int(fields[11]) + int(fields[12])
     return ticks
 
 
