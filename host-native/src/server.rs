@@ -82,8 +82,9 @@ pub struct Server<H> {
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     stopping: AtomicBool,
-    /// Each worker's waker, so shutdown reaches a worker blocked in poll.
-    wakers: Mutex<Vec<Arc<mio::Waker>>>,
+    /// Each worker's inbox: its waker, so shutdown reaches a worker
+    /// blocked in poll, and where connections are handed to it at the cap.
+    inboxes: Mutex<Vec<Arc<Inbox>>>,
     /// Connections open across all workers.
     pub(crate) open: AtomicUsize,
     /// Where connections log their responses, if they do.
@@ -102,8 +103,93 @@ impl Shared {
         self.stopping.load(Ordering::Acquire)
     }
 
-    pub(crate) fn add_waker(&self, waker: Arc<mio::Waker>) {
-        self.wakers.lock().unwrap_or_else(PoisonError::into_inner).push(waker);
+    pub(crate) fn add_inbox(&self, inbox: Arc<Inbox>) {
+        self.inboxes.lock().unwrap_or_else(PoisonError::into_inner).push(inbox);
+    }
+
+    /// Give a connection accepted at the cap by `from`, which had no idle
+    /// connection to close for it, to the worker with the most idle ones:
+    /// that one closes its longest-idle connection and serves this one.
+    /// The connection stays counted in [`Shared::open`]. Handed back if no
+    /// other worker has an idle connection (or it is stopping).
+    pub(crate) fn hand_over(&self, from: &Inbox, handed: Handed) -> Result<(), Handed> {
+        if self.stopping() {
+            return Err(handed);
+        }
+        let inboxes = self.inboxes.lock().unwrap_or_else(PoisonError::into_inner);
+        let target = inboxes
+            .iter()
+            .filter(|inbox| !std::ptr::eq(inbox.as_ref(), from))
+            .map(|inbox| (inbox.idle.load(Ordering::Relaxed), inbox))
+            .filter(|&(idle, _)| idle > 0)
+            .max_by_key(|&(idle, _)| idle);
+        match target {
+            Some((_, inbox)) => inbox.give(handed),
+            None => Err(handed),
+        }
+    }
+}
+
+/// A connection one worker accepted and another is to serve.
+pub(crate) type Handed = (mio::net::TcpStream, SocketAddr);
+
+/// What the other threads see of one worker, and how they reach it.
+#[derive(Debug)]
+pub(crate) struct Inbox {
+    waker: mio::Waker,
+    /// How many idle connections it holds (its own count, published for
+    /// [`Shared::hand_over`] to read: exact only to within a moment).
+    pub(crate) idle: AtomicUsize,
+    /// Set when `handed` has connections, so the worker's loop checks a
+    /// flag, not a lock, each turn.
+    mail: AtomicBool,
+    handed: Mutex<Mailbox>,
+}
+
+#[derive(Debug, Default)]
+struct Mailbox {
+    /// Once the worker stops, nothing more is handed to it.
+    closed: bool,
+    conns: Vec<Handed>,
+}
+
+impl Inbox {
+    pub(crate) fn new(waker: mio::Waker) -> Self {
+        Self {
+            waker,
+            idle: AtomicUsize::new(0),
+            mail: AtomicBool::new(false),
+            handed: Mutex::default(),
+        }
+    }
+
+    fn give(&self, handed: Handed) -> Result<(), Handed> {
+        let mut mailbox = self.handed.lock().unwrap_or_else(PoisonError::into_inner);
+        if mailbox.closed {
+            return Err(handed);
+        }
+        mailbox.conns.push(handed);
+        drop(mailbox);
+        self.mail.store(true, Ordering::Release);
+        // A worker that cannot be woken finds them at its next turn.
+        let _ = self.waker.wake();
+        Ok(())
+    }
+
+    /// The connections handed to this worker since it last looked.
+    pub(crate) fn take(&self) -> Vec<Handed> {
+        // A load first: the loop asks every turn, and mail is rare.
+        if !self.mail.load(Ordering::Relaxed) || !self.mail.swap(false, Ordering::AcqRel) {
+            return Vec::new();
+        }
+        std::mem::take(&mut self.handed.lock().unwrap_or_else(PoisonError::into_inner).conns)
+    }
+
+    /// Take no more; what was handed and not taken yet.
+    pub(crate) fn close(&self) -> Vec<Handed> {
+        let mut mailbox = self.handed.lock().unwrap_or_else(PoisonError::into_inner);
+        mailbox.closed = true;
+        std::mem::take(&mut mailbox.conns)
     }
 }
 
@@ -118,10 +204,10 @@ impl ShutdownHandle {
     /// Begin shutting down. [`Server::run`] returns once drained.
     pub fn shutdown(&self) {
         self.shared.stopping.store(true, Ordering::Release);
-        for waker in self.shared.wakers.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+        for inbox in self.shared.inboxes.lock().unwrap_or_else(PoisonError::into_inner).iter() {
             // A worker that cannot be woken sees the flag at its next
             // event or timer.
-            let _ = waker.wake();
+            let _ = inbox.waker.wake();
         }
     }
 }

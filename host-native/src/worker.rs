@@ -7,8 +7,10 @@
 //! ```text
 //! poll ─▶ connections ready ─▶ read each ahead (64 at a time) ─▶ drive each:
 //!                                write what is pending ─▶ step ─▶ read ─▶ step … until it waits
+//!      ─▶ connections handed over by another worker at the cap ─▶ admit each (close an idle one; else 503)
 //!      ─▶ listener ready ─▶ accept up to 16 ─▶ admit (at the cap: close the longest-idle; if none is, serve those
-//!                                accepted before it and try again; else 503)
+//!                                accepted before it and try again; else hand it to the worker with the most
+//!                                idle connections; else 503)
 //!                                ─▶ read each ahead ─▶ drive each
 //!      ─▶ timers due ─▶ the core's deadline (step with timed_out), a send timeout, a linger's end
 //! ```
@@ -41,7 +43,7 @@ use socket2::SockRef;
 use crate::access_log::Entry;
 use crate::files::{SMALL_FILE, SharedFile};
 use crate::handler::{Handler, Now, Step, recycle_head, spare_head};
-use crate::server::{Config, LOOPBACK_SEND_BUFFER, Shared};
+use crate::server::{Config, Inbox, LOOPBACK_SEND_BUFFER, Shared};
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
@@ -113,7 +115,8 @@ pub(crate) fn run<H: Handler>(
 ) -> anyhow::Result<()> {
     let poll = Poll::new().context("cannot create a poll instance")?;
     let waker = Waker::new(poll.registry(), WAKER).context("cannot create a waker")?;
-    shared.add_waker(Arc::new(waker));
+    let inbox = Arc::new(Inbox::new(waker));
+    shared.add_inbox(Arc::clone(&inbox));
     watch_listener(poll.registry(), &listener).context("cannot watch the listening socket")?;
     // Connections from this machine to a listener that is not on loopback
     // get the loopback send buffer one by one.
@@ -123,6 +126,8 @@ pub(crate) fn run<H: Handler>(
         handler,
         state: handler.worker(),
         shared,
+        inbox,
+        idle_count: 0,
         config,
         poll,
         listener: Some(listener),
@@ -139,13 +144,21 @@ pub(crate) fn run<H: Handler>(
         drain_until: None,
         last_report: None,
     };
-    worker.run()
+    let result = worker.run();
+    // Connections handed over as it stopped get the 503 they would have
+    // had from the worker that accepted them.
+    worker.refuse_handed();
+    result
 }
 
 struct Worker<'a, H: Handler> {
     handler: &'a H,
     state: H::Worker,
     shared: &'a Shared,
+    /// This worker as the others see it.
+    inbox: Arc<Inbox>,
+    /// Connections in the idle list (published in `inbox`).
+    idle_count: usize,
     config: &'a Config,
     poll: Poll,
     /// Set `LOOPBACK_SEND_BUFFER` on each connection from a local peer.
@@ -315,6 +328,11 @@ impl<H: Handler> Worker<'_, H> {
             }
             self.drive_all(&ready);
             ready.clear();
+            for (stream, peer) in self.inbox.take() {
+                if let Some(conn) = self.admit(stream, peer, &mut ready, true) {
+                    ready.push(conn);
+                }
+            }
             self.accept(&mut ready);
             self.drive_all(&ready);
             ready.clear();
@@ -406,7 +424,7 @@ impl<H: Handler> Worker<'_, H> {
         for _ in 0..ACCEPT_BATCH {
             match listener.accept() {
                 Ok((stream, peer)) => {
-                    if let Some(conn) = self.admit(stream, peer, admitted) {
+                    if let Some(conn) = self.admit(stream, peer, admitted, false) {
                         admitted.push(conn);
                     }
                 }
@@ -430,14 +448,21 @@ impl<H: Handler> Worker<'_, H> {
 
     /// Take a new connection (its slot and serial, to drive), or refuse
     /// it at the cap. `admitted` are the connections accepted before it in
-    /// this batch, not driven yet.
+    /// this batch, not driven yet. `handed`: another worker accepted it
+    /// (and counted it in `open`) at the cap, with no idle connection of
+    /// its own to close for it.
     fn admit(
         &mut self,
         stream: TcpStream,
         peer: SocketAddr,
         admitted: &mut Vec<(usize, u64)>,
+        handed: bool,
     ) -> Option<(usize, u64)> {
-        let open = self.shared.open.fetch_add(1, Ordering::AcqRel) + 1;
+        let open = if handed {
+            self.shared.open.load(Ordering::Acquire)
+        } else {
+            self.shared.open.fetch_add(1, Ordering::AcqRel) + 1
+        };
         if open > self.config.max_connections && !self.evict() {
             // Those accepted with it are not idle only because they have
             // not been served yet: serve them now, so they close or become
@@ -448,9 +473,16 @@ impl<H: Handler> Worker<'_, H> {
             admitted.clear();
             let room = self.shared.open.load(Ordering::Acquire) <= self.config.max_connections;
             if !room && !self.evict() {
-                self.shared.open.fetch_sub(1, Ordering::AcqRel);
-                self.shared.refused.fetch_add(1, Ordering::Relaxed);
-                refuse(stream, peer, self.shared);
+                // Another worker may hold idle connections: it closes one
+                // and takes this one. A connection is handed over once.
+                let (stream, peer) = match handed {
+                    false => match self.shared.hand_over(&self.inbox, (stream, peer)) {
+                        Ok(()) => return None,
+                        Err(back) => back,
+                    },
+                    true => (stream, peer),
+                };
+                self.refuse_counted(stream, peer);
                 return None;
             }
         }
@@ -489,6 +521,20 @@ impl<H: Handler> Worker<'_, H> {
             listed: false,
         });
         Some((key, self.serial))
+    }
+
+    /// Answer 503 to a connection counted in `open`, and uncount it.
+    fn refuse_counted(&self, stream: TcpStream, peer: SocketAddr) {
+        self.shared.open.fetch_sub(1, Ordering::AcqRel);
+        self.shared.refused.fetch_add(1, Ordering::Relaxed);
+        refuse(stream, peer, self.shared);
+    }
+
+    /// Close the inbox; refuse what was handed over and not taken.
+    fn refuse_handed(&self) {
+        for (stream, peer) in self.inbox.close() {
+            self.refuse_counted(stream, peer);
+        }
     }
 
     /// Close the longest-idle connection of this worker to make room (as
@@ -878,6 +924,8 @@ impl<H: Handler> Worker<'_, H> {
         let tail = self.idle.tail;
         let Some(conn) = self.conns.get_mut(key) else { return };
         conn.listed = true;
+        self.idle_count += 1;
+        self.inbox.idle.store(self.idle_count, Ordering::Relaxed);
         conn.prev = tail;
         conn.next = NIL;
         match self.conns.get_mut(tail) {
@@ -893,6 +941,8 @@ impl<H: Handler> Worker<'_, H> {
             return;
         }
         conn.listed = false;
+        self.idle_count -= 1;
+        self.inbox.idle.store(self.idle_count, Ordering::Relaxed);
         let (prev, next) = (conn.prev, conn.next);
         match self.conns.get_mut(prev) {
             Some(before) => before.next = next,

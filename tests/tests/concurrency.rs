@@ -6,7 +6,9 @@ use std::io::{ErrorKind, Read as _, Write as _};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use portico_tests::{Host, ResponseReader, Server, agent, get, static_file, static_root};
+use portico_tests::{
+    Host, ResponseReader, Server, agent, get, static_file, static_root, temp_root,
+};
 
 const CLIENTS: usize = 100;
 const REQUESTS: usize = 5;
@@ -250,6 +252,49 @@ fn at_the_cap_connections_accepted_together_make_room_for_each_other(host: Host)
     assert_eq!(open, 1, "connections left open at a cap of one");
 }
 
+/// At the cap, a worker with no idle connection of its own hands a new
+/// connection to a worker that has one: that worker closes its
+/// longest-idle connection and serves the new one. The idle connection is
+/// put on the second worker by connecting while the first is busy with
+/// thousands of pipelined requests (a new connection wakes a worker asleep
+/// in `poll`, not a busy one); the unfinished heads that fill the rest of
+/// the cap, and then the new client, come while both sleep and go to the
+/// first. Before the hand-over the new client got 503 (10 of 10 runs on
+/// both hosts).
+fn at_the_cap_a_worker_with_no_idle_connection_hands_a_new_one_to_another(host: Host) {
+    let root = temp_root(&[("s", b"small")]);
+    let args = ["--max-connections", "3", "--workers", "2", "--quiet"];
+    let server = Server::start_with(host, root.path(), &args);
+    let request = get("/s");
+    let pipelined = 20_000;
+    let mut busy = ResponseReader::new(server.connect());
+    let mut writer = busy.stream().try_clone().unwrap();
+    let burst = request.repeat(pipelined);
+    let sending = std::thread::spawn(move || writer.write_all(&burst));
+    std::thread::sleep(Duration::from_millis(5));
+    let mut idle = ResponseReader::new(server.connect());
+    idle.stream().write_all(&request).unwrap();
+    assert_eq!(idle.next(false).map(|r| r.status), Some(200));
+    for i in 0..pipelined {
+        assert_eq!(busy.next(false).map(|r| r.status), Some(200), "pipelined response {i}");
+    }
+    sending.join().unwrap().unwrap();
+    // Closed, and seen closed by the server, before the cap fills.
+    busy.stream().shutdown(std::net::Shutdown::Write).unwrap();
+    assert!(busy.closed(), "the pipelining connection closes after its input ends");
+    let mut unfinished: Vec<_> = (0..2).map(|_| server.connect()).collect();
+    for stream in &mut unfinished {
+        stream.write_all(b"GET /s HTTP/1.1\r\n").unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let mut new = ResponseReader::new(server.connect());
+    new.stream().write_all(&request).unwrap();
+    assert_eq!(new.next(false).map(|r| r.status), Some(200), "the new client at the cap");
+    assert!(idle.closed(), "the idle connection was closed to make room");
+    new.stream().write_all(&request).unwrap();
+    assert_eq!(new.next(false).map(|r| r.status), Some(200), "the new client's second request");
+}
+
 portico_tests::for_each_host!(
     hundred_keep_alive_clients_at_once,
     hundred_ureq_clients_at_once,
@@ -259,4 +304,5 @@ portico_tests::for_each_host!(
     stalled_clients_do_not_block_others,
     a_silent_connection_holds_no_slot_until_the_kernel_hands_it_over,
     at_the_cap_connections_accepted_together_make_room_for_each_other,
+    at_the_cap_a_worker_with_no_idle_connection_hands_a_new_one_to_another,
 );
