@@ -11,11 +11,18 @@ another, each asking for a 1 KiB file on a new connection:
 - silent:    10,000 connections that send nothing;
 - slowloris: 2,000 connections that send a request head one byte a second;
 - readers:   2,000 connections that ask for a 10 MiB file with a 4 KiB
-             receive buffer and never read.
+             receive buffer and never read;
+- expiring:  10,000 keep-alive connections that each asked for the 1 KiB
+             file within about a second, so their idle timeouts all come
+             due together; visitors are timed back to back from a second
+             before the first deadline to two seconds after the last.
 
 It prints, per server and crowd, how many visitors got a 200 within 5 s,
 their median and worst wait, and the server's resident memory with the
-crowd held. Only 127.0.0.1 is targeted; every crowd is closed before the
+crowd held (for "expiring", how many of the crowd the server had closed
+by the end: all of them, if it keeps its idle timeout). Every server gets
+an idle timeout of IDLE_TIMEOUT (10 s) here, so the expiring crowd does
+not wait out load.py's 65 s. Only 127.0.0.1 is targeted; every crowd is closed before the
 next, and the whole run ends by itself.
 """
 
@@ -29,8 +36,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import load  # noqa: E402  (the same servers, configurations and helpers)
 
-CROWDS = [("silent", 10_000), ("slowloris", 2_000), ("readers", 2_000)]
+CROWDS = [("silent", 10_000), ("slowloris", 2_000), ("readers", 2_000), ("expiring", 10_000)]
 WAIT = 5.0
+IDLE_TIMEOUT = 10
 
 
 def visitor(port):
@@ -71,6 +79,10 @@ def open_crowd(kind, port, count):
                 s.send(b"GET /1k.html HTTP/1.1\r\nHost: x\r\nX-a:")
             elif kind == "readers":
                 s.send(b"GET /10m.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            elif kind == "expiring":
+                # The 1 KiB answer fits the socket's buffer: written, the
+                # connection is idle whether or not it is read.
+                s.send(b"GET /1k.html HTTP/1.1\r\nHost: x\r\n\r\n")
         except OSError:
             pass
         crowd.append(s)
@@ -86,12 +98,40 @@ def trickle(crowd):
             pass
 
 
+def closed_by_server(crowd):
+    """How many of these sockets the server has closed (EOF or reset)."""
+    closed = 0
+    for s in crowd:
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    closed += 1
+                    break
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed += 1
+    return closed
+
+
+def visitors_through(port, until):
+    """Visitors back to back (2 ms apart) until `until` (monotonic)."""
+    waits = []
+    while time.monotonic() < until:
+        waits.append(visitor(port))
+        time.sleep(0.002)
+    return waits
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--only", default="", help="only servers whose name contains this")
     ap.add_argument("--clients", type=int, default=20, help="visitors timed per crowd")
     args = ap.parse_args()
+    # Read by load's configurations of nginx and lighttpd, and below.
+    load.IDLE_TIMEOUT = IDLE_TIMEOUT
     load.raise_fd_limit(max(n for _, n in CROWDS) + 2048)
 
     if not args.no_build:
@@ -119,22 +159,32 @@ def main():
         server = load.Server(name, argv, port)
         try:
             for kind, count in CROWDS:
+                opened = time.monotonic()
                 crowd = open_crowd(kind, port, count)
-                time.sleep(1.0)
-                waits = []
-                last = time.monotonic()
-                for _ in range(args.clients):
-                    if kind == "slowloris" and time.monotonic() - last >= 1.0:
-                        trickle(crowd)
-                        last = time.monotonic()
-                    waits.append(visitor(port))
-                rss = load.rss_kib(server.proc.pid) / 1024
+                if kind == "expiring":
+                    done = time.monotonic()
+                    time.sleep(max(0.0, opened + IDLE_TIMEOUT - 1.0 - time.monotonic()))
+                    rss = load.rss_kib(server.proc.pid) / 1024
+                    waits = visitors_through(port, done + IDLE_TIMEOUT + 2.0)
+                else:
+                    time.sleep(1.0)
+                    waits = []
+                    last = time.monotonic()
+                    for _ in range(args.clients):
+                        if kind == "slowloris" and time.monotonic() - last >= 1.0:
+                            trickle(crowd)
+                            last = time.monotonic()
+                        waits.append(visitor(port))
+                    rss = load.rss_kib(server.proc.pid) / 1024
                 served = [w for w in waits if w is not None]
                 median = statistics.median(served) * 1e3 if served else float("nan")
                 worst = max(served) * 1e3 if served else float("nan")
                 rows.append((name, kind, len(crowd), len(served), len(waits), median, worst, rss))
                 print(f"{name:<13} {kind:<10} held {len(crowd):>6}: {len(served)}/{len(waits)} served, "
                       f"median {median:.1f} ms, worst {worst:.1f} ms, RSS {rss:.1f} MiB", flush=True)
+                if kind == "expiring":
+                    print(f"{'':<13} {kind:<10} closed by the server at its idle timeout: "
+                          f"{closed_by_server(crowd)} of {len(crowd)}", flush=True)
                 for s in crowd:
                     s.close()
                 time.sleep(2.0)
