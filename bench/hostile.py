@@ -18,8 +18,10 @@ another, each asking for a 1 KiB file on a new connection:
              before the first deadline to two seconds after the last.
 
 It prints, per server and crowd, how many visitors got a 200 within 5 s,
-their median and worst wait, and the server's resident memory with the
-crowd held (for "expiring", how many of the crowd the server had closed
+their median and worst wait, the server's resident memory with the
+crowd held, and the kernel's memory for TCP (machine-wide, from
+/proc/net/sockstat, above what it was before the crowd: the send queues a
+server fills for clients that do not read are here, not in its RSS) (for "expiring", how many of the crowd the server had closed
 by the end: all of them, if it keeps its idle timeout). Every server gets
 an idle timeout of IDLE_TIMEOUT (10 s) here, so the expiring crowd does
 not wait out load.py's 65 s. Only 127.0.0.1 is targeted; every crowd is closed before the
@@ -98,6 +100,16 @@ def trickle(crowd):
             pass
 
 
+def tcp_mib():
+    """The kernel's memory for TCP buffers, machine-wide, in MiB."""
+    with open("/proc/net/sockstat") as f:
+        for line in f:
+            fields = line.split()
+            if fields and fields[0] == "TCP:" and "mem" in fields:
+                return int(fields[fields.index("mem") + 1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    return float("nan")
+
+
 def closed_by_server(crowd):
     """How many of these sockets the server has closed (EOF or reset)."""
     closed = 0
@@ -159,12 +171,14 @@ def main():
         server = load.Server(name, argv, port)
         try:
             for kind, count in CROWDS:
+                tcp_before = tcp_mib()
                 opened = time.monotonic()
                 crowd = open_crowd(kind, port, count)
                 if kind == "expiring":
                     done = time.monotonic()
                     time.sleep(max(0.0, opened + IDLE_TIMEOUT - 1.0 - time.monotonic()))
                     rss = load.rss_kib(server.proc.pid) / 1024
+                    tcp = tcp_mib() - tcp_before
                     waits = visitors_through(port, done + IDLE_TIMEOUT + 2.0)
                 else:
                     time.sleep(1.0)
@@ -176,12 +190,14 @@ def main():
                             last = time.monotonic()
                         waits.append(visitor(port))
                     rss = load.rss_kib(server.proc.pid) / 1024
+                    tcp = tcp_mib() - tcp_before
                 served = [w for w in waits if w is not None]
                 median = statistics.median(served) * 1e3 if served else float("nan")
                 worst = max(served) * 1e3 if served else float("nan")
-                rows.append((name, kind, len(crowd), len(served), len(waits), median, worst, rss))
+                rows.append((name, kind, len(crowd), len(served), len(waits), median, worst, rss, tcp))
                 print(f"{name:<13} {kind:<10} held {len(crowd):>6}: {len(served)}/{len(waits)} served, "
-                      f"median {median:.1f} ms, worst {worst:.1f} ms, RSS {rss:.1f} MiB", flush=True)
+                      f"median {median:.1f} ms, worst {worst:.1f} ms, RSS {rss:.1f} MiB, "
+                      f"TCP {tcp:.0f} MiB", flush=True)
                 if kind == "expiring":
                     print(f"{'':<13} {kind:<10} closed by the server at its idle timeout: "
                           f"{closed_by_server(crowd)} of {len(crowd)}", flush=True)
@@ -192,9 +208,11 @@ def main():
             server.stop()
 
     print()
-    print(f"{'server':<13} {'crowd':<10} {'held':>6} {'served':>8} {'median ms':>10} {'worst ms':>9} {'RSS MiB':>8}")
-    for name, kind, held, ok, total, median, worst, rss in rows:
-        print(f"{name:<13} {kind:<10} {held:>6} {ok:>4}/{total:<3} {median:>10.1f} {worst:>9.1f} {rss:>8.1f}")
+    print(f"{'server':<13} {'crowd':<10} {'held':>6} {'served':>11} {'median ms':>10} {'worst ms':>9} "
+          f"{'RSS MiB':>8} {'TCP MiB':>8}")
+    for name, kind, held, ok, total, median, worst, rss, tcp in rows:
+        print(f"{name:<13} {kind:<10} {held:>6} {ok:>5}/{total:<5} {median:>10.1f} {worst:>9.1f} "
+              f"{rss:>8.1f} {tcp:>8.0f}")
     load.shutil.rmtree(tmp, ignore_errors=True)
 
 
