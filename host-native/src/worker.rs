@@ -475,12 +475,13 @@ impl<H: Handler> Worker<'_, H> {
             if !room && !self.evict() {
                 // Another worker may hold idle connections: it closes one
                 // and takes this one. A connection is handed over once.
-                let (stream, peer) = match handed {
-                    false => match self.shared.hand_over(&self.inbox, (stream, peer)) {
+                let (stream, peer) = if handed {
+                    (stream, peer)
+                } else {
+                    match self.shared.hand_over(&self.inbox, (stream, peer)) {
                         Ok(()) => return None,
                         Err(back) => back,
-                    },
-                    true => (stream, peer),
+                    }
                 };
                 self.refuse_counted(stream, peer);
                 return None;
