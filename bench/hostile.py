@@ -19,13 +19,14 @@ another, each asking for a 1 KiB file on a new connection:
 
 It prints, per server and crowd, how many visitors got a 200 within 5 s,
 their median and worst wait, the server's resident memory with the
-crowd held, and the kernel's memory for TCP (machine-wide, from
-/proc/net/sockstat, above what it was before the crowd: the send queues a
-server fills for clients that do not read are here, not in its RSS) (for "expiring", how many of the crowd the server had closed
-by the end: all of them, if it keeps its idle timeout). Every server gets
-an idle timeout of IDLE_TIMEOUT (10 s) here, so the expiring crowd does
-not wait out load.py's 65 s. Only 127.0.0.1 is targeted; every crowd is closed before the
-next, and the whole run ends by itself.
+crowd held, and the kernel's memory for TCP with it (machine-wide, from
+/proc/net/sockstat, above what it was before the crowd: the send queues
+a server fills for clients that do not read are there, not in its RSS).
+For the expiring crowd it also prints how many of the crowd the server
+had closed by the end: all of them, if it keeps its idle timeout. Every
+server gets an idle timeout of IDLE_TIMEOUT (10 s) here, so that crowd
+does not wait out load.py's 65 s. Only 127.0.0.1 is targeted; every
+crowd is closed before the next, and the whole run ends by itself.
 """
 
 import argparse

@@ -259,8 +259,9 @@ fn at_the_cap_connections_accepted_together_make_room_for_each_other(host: Host)
 /// thousands of pipelined requests (a new connection wakes a worker asleep
 /// in `poll`, not a busy one); the unfinished heads that fill the rest of
 /// the cap, and then the new client, come while both sleep and go to the
-/// first. Before the hand-over the new client got 503 (10 of 10 runs on
-/// both hosts).
+/// first. Before the hand-over the new client got 503: in 10 of 10 runs
+/// by hand on both hosts, and this test failed in 5 of 6 (the placement
+/// is the kernel's; the other way round the old code passed too).
 fn at_the_cap_a_worker_with_no_idle_connection_hands_a_new_one_to_another(host: Host) {
     let root = temp_root(&[("s", b"small")]);
     let args = ["--max-connections", "3", "--workers", "2", "--quiet"];
