@@ -10,44 +10,10 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::Criterion;
-use portico::{Handler, NativeHandler, Now, RootDir, Step};
-use portico_bench::mean_ns;
+use portico::{Handler, NativeHandler, RootDir};
+use portico_bench::{REQUESTS, mean_ns, serve_one};
 use portico_core::Site;
 use portico_wasi::{GUEST, WasiHandler};
-
-const REQUESTS: [(&str, &[u8]); 4] = [
-    // What wrk sends in bench/load.py: one small file, no other fields.
-    ("small_file", b"GET /style.css HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"),
-    ("index", b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"),
-    ("missing", b"GET /no/such/file.html HTTP/1.1\r\nHost: localhost\r\n\r\n"),
-    ("browser_get", include_bytes!("../corpus/browser_get.http")),
-];
-
-/// One whole request through a handler, as the server loop drives it: the
-/// step, and the head serialised as the loop does before writing it.
-fn serve_one<H: Handler>(
-    handler: &H,
-    worker: &mut H::Worker,
-    request: &[u8],
-    out: &mut Vec<u8>,
-) -> u16 {
-    let mut conn = handler.connect();
-    match handler.step(worker, &mut conn, request, Now::current(), false) {
-        Step::Respond { response, .. } => {
-            out.clear();
-            response.write_head(out);
-            response.status()
-        }
-        // portico-wasi: the head as the guest wrote it; the server copies
-        // it into its send buffer.
-        Step::RespondWritten { response, .. } => {
-            out.clear();
-            out.extend_from_slice(&response.head);
-            response.status
-        }
-        other => panic!("expected a response, got {other:?}"),
-    }
-}
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../static");

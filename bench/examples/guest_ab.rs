@@ -2,10 +2,12 @@
 //! alternating 15 laps, so the machine's noise falls on all alike:
 //!
 //!     cargo build --release -p portico-bench --example guest_ab
-//!     target/release/examples/guest_ab A.wasm B.wasm [small|index|browser] [requests per lap]
+//!     target/release/examples/guest_ab A.wasm B.wasm [REQUEST] [requests per lap]
 //!
 //! prints each module's best and mean time per whole request (step and
-//! head) through `WasiHandler` over `static/`. A module built as
+//! head, `portico_bench::serve_one`) through `WasiHandler` over `static/`;
+//! REQUEST names one of `portico_bench::REQUESTS` (default `small_file`,
+//! what wrk asks for in `load.py`). A module built as
 //! `host-wasi/build.rs` builds the embedded one (set its
 //! `CARGO_PROFILE_RELEASE_*` variables, and `--target-dir` elsewhere):
 //!
@@ -19,7 +21,8 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
 
-use portico::{Handler, Now, Step};
+use portico::Handler;
+use portico_bench::{REQUESTS, serve_one};
 use portico_core::Site;
 use portico_wasi::WasiHandler;
 
@@ -27,12 +30,10 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (paths, rest): (Vec<&String>, Vec<&String>) =
         args.iter().partition(|a| a.ends_with(".wasm"));
-    let request: &[u8] = match rest.first().map(|s| s.as_str()) {
-        Some("index") => {
-            b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"
-        }
-        Some("browser") => include_bytes!("../corpus/browser_get.http"),
-        _ => b"GET /style.css HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
+    let name = rest.first().map_or("small_file", |s| s.as_str());
+    let Some(&(_, request)) = REQUESTS.iter().find(|(n, _)| *n == name) else {
+        let names: Vec<&str> = REQUESTS.iter().map(|(n, _)| *n).collect();
+        panic!("no request named {name}: one of {names:?}");
     };
     let rounds: usize = rest.get(1).and_then(|n| n.parse().ok()).unwrap_or(20_000);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../static");
@@ -44,17 +45,12 @@ fn main() {
     let mut best = vec![f64::MAX; handlers.len()];
     let mut sum = vec![0f64; handlers.len()];
     let laps = 15;
+    let mut out = Vec::with_capacity(1024);
     for _ in 0..laps {
         for (i, (handler, worker)) in handlers.iter().zip(&mut workers).enumerate() {
             let start = Instant::now();
             for _ in 0..rounds {
-                let mut conn = handler.connect();
-                match handler.step(worker, &mut conn, black_box(request), Now::current(), false) {
-                    Step::RespondWritten { response, .. } => {
-                        black_box(&response.head);
-                    }
-                    other => panic!("expected a response, got {other:?}"),
-                }
+                black_box(serve_one(handler, worker, black_box(request), &mut out));
             }
             let ns = start.elapsed().as_nanos() as f64 / rounds as f64;
             best[i] = best[i].min(ns);

@@ -1,9 +1,53 @@
-//! Shared pieces of portico's benchmarks: the committed request corpus and
-//! a reader for criterion's results, to print ratios between peers
-//! measured in the same run (this machine is shared and noisy: absolute
-//! numbers mean little, ratios in one run mean more).
+//! Shared pieces of portico's benchmarks: the committed request corpus,
+//! the requests a handler is timed on and how one is served, and a reader
+//! for criterion's results, to print ratios between peers measured in the
+//! same run (this machine is shared and noisy: absolute numbers mean
+//! little, ratios in one run mean more).
 
 use std::path::{Path, PathBuf};
+
+use portico::{Handler, Now, Step};
+
+/// The requests a handler is timed on, by name, over `static/`.
+pub const REQUESTS: [(&str, &[u8]); 4] = [
+    // What wrk sends in bench/load.py: one small file, no other fields.
+    ("small_file", b"GET /style.css HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"),
+    ("index", b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"),
+    ("missing", b"GET /no/such/file.html HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+    ("browser_get", include_bytes!("../corpus/browser_get.http")),
+];
+
+/// One whole request through a handler, as the server loop drives it: the
+/// step, and the head serialised (or, from portico-wasi, copied) into
+/// `out` as the loop does before writing it. The status.
+///
+/// # Panics
+///
+/// If the handler does not answer with a response: the requests above
+/// are all answered at once.
+pub fn serve_one<H: Handler>(
+    handler: &H,
+    worker: &mut H::Worker,
+    request: &[u8],
+    out: &mut Vec<u8>,
+) -> u16 {
+    let mut conn = handler.connect();
+    match handler.step(worker, &mut conn, request, Now::current(), false) {
+        Step::Respond { response, .. } => {
+            out.clear();
+            response.write_head(out);
+            response.status()
+        }
+        // portico-wasi: the head as the guest wrote it; the server copies
+        // it into its send buffer.
+        Step::RespondWritten { response, .. } => {
+            out.clear();
+            out.extend_from_slice(&response.head);
+            response.status
+        }
+        other => panic!("expected a response, got {other:?}"),
+    }
+}
 
 /// One request (or batch) from `bench/corpus/`.
 #[derive(Debug)]
