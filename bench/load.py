@@ -7,7 +7,7 @@
 Builds both portico binaries in release, makes a web root with a 1 KiB, a
 100 KiB and a 10 MiB file, starts every server on its own loopback port,
 and runs bounded `wrk` scenarios against each, interleaving servers within
-every round (A B C, A B C, ...) because this machine is shared and noisy.
+every round (A B C, C B A, ...) because this machine is shared and noisy.
 For each run it records requests/s, p99 latency and the server's CPU time
 per request (utime+stime from /proc, before/after) and its context
 switches per request (every thread's, from /proc: a worker that runs out
@@ -16,14 +16,15 @@ server's peak RSS (VmHWM, summed over its processes). It prints a table
 with every figure's median over the rounds and each server's ratio to
 nginx, measured in the same rounds, then portico's and portico-wasi's
 ratios to lighttpd (one process, sendfile: the fastest static server a
-user could pick here) at equal threads: "portico -w1" (`--workers 1`)
-against lighttpd's one process, and portico's default (a worker per core)
-against "lighttpd xN" (`server.max-worker`, as many processes as
---threads), then each default against lighttpd's; then portico-wasi against
-portico, at their defaults and both at `--workers 1` (how wrk's connections
-fall on two workers changes from run to run, and each binary draws its own
-lot; each run whose work fell on more than one thread is marked "split",
-and that table counts them). With --baseline, the portico binaries
+user could pick here): each default against lighttpd's (portico starts
+half as many workers as cores on a loopback address, whose clients share
+the cores: one on 2 cores), and "portico -wN" (`--workers N`, a worker per
+core as on any other address) against "lighttpd xN" (`server.max-worker`,
+as many processes as --threads); then portico-wasi against portico, at
+their defaults and both at -wN (how wrk's connections fall on N workers
+changes from run to run, and each binary draws its own lot; each run whose
+work fell on more than one thread is marked "split", and that table counts
+them). With --baseline, the portico binaries
 of another build (say a worktree of the previous commit built with its own
 CARGO_TARGET_DIR) run interleaved too, as portico@base and
 portico-wasi@base, and each build's ratio to its baseline is printed: how a
@@ -336,7 +337,7 @@ def main():
     ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2,
-                    help="nginx workers and lighttpd xN processes (portico starts one worker per core itself)")
+                    help="nginx workers, lighttpd xN processes and portico -wN workers")
     ap.add_argument("--quick", action="store_true", help="1 round of 2 s, for a smoke test")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--only", default="", help="run only scenarios whose name contains this")
@@ -366,16 +367,16 @@ def main():
     tmp, root = make_root("portico-load-", [("1k.html", 1024), ("100k.bin", 100 * 1024),
                                             ("10m.bin", 10 * 1024 * 1024)])
 
-    # portico as lighttpd runs, in one process with one thread: the
-    # comparison at equal resources (benchmarking notes: a peer gets as
-    # many workers as the other server has threads). wrk shares the cores.
-    # portico-wasi likewise, so the two binaries are also compared with no
-    # say left to how wrk's connections fall on the workers (split or not,
-    # which changes from run to run and moves each default by a tenth).
+    # Both binaries also with a worker per core (their default on any
+    # address but loopback), against lighttpd with as many processes: the
+    # comparison at equal threads (benchmarking notes: a peer gets as many
+    # workers as the other server has threads). wrk shares the cores.
     runs = [(name, binary, []) for name, binary in binaries.items()]
-    if not args.baseline:
-        runs.insert(1, ("portico -w1", binaries["portico"], ["--workers", "1"]))
-        runs.insert(3, ("portico-wasi -w1", binaries["portico-wasi"], ["--workers", "1"]))
+    spread = f"-w{args.threads}"
+    if args.threads > 1 and not args.baseline:
+        runs.insert(1, (f"portico {spread}", binaries["portico"], ["--workers", str(args.threads)]))
+        runs.insert(3, (f"portico-wasi {spread}", binaries["portico-wasi"],
+                        ["--workers", str(args.threads)]))
 
     servers = []
     try:
@@ -397,8 +398,8 @@ def main():
             conf = lighttpd_config(tmp, root, port)
             servers.append(Server("lighttpd", ["lighttpd", "-D", "-f", conf], port))
             if args.threads > 1 and not args.baseline:
-                # lighttpd with as many processes as portico has workers:
-                # the comparison at portico's default, at equal threads.
+                # lighttpd with as many processes as portico -wN has
+                # workers: the comparison at equal threads.
                 port = free_port()
                 conf = lighttpd_config(tmp, root, port, args.threads)
                 servers.append(Server(f"lighttpd x{args.threads}", ["lighttpd", "-D", "-f", conf], port))
@@ -411,7 +412,10 @@ def main():
             raise_fd_limit(max(idle for *_, idle in scenarios) + 1024)
         for r in range(args.rounds):
             for scenario, path, conns, extra, idle in scenarios:
-                for server in servers:
+                # Every other round in reverse (A B C, C B A, ...): the box
+                # drifts within a round too, which a fixed order would
+                # charge to whoever runs last.
+                for server in servers if r % 2 == 0 else servers[::-1]:
                     held, fresh = [], float("nan")
                     if idle:
                         held = hold_idle(server.port, idle)
@@ -480,38 +484,41 @@ def main():
                 line += f" {rr:>11.2f} {cr:>9.2f}"
             print(line)
     if "lighttpd" in names:
-        # Equal threads first (one against one, portico's default against
-        # lighttpd with as many processes), then each default as shipped.
+        # Each default as shipped, then a worker per core against lighttpd
+        # with as many processes.
         many = f"lighttpd x{args.threads}"
-        pairs = [("portico -w1", "lighttpd"), ("portico", many), ("portico", "lighttpd"),
-                 ("portico-wasi", many), ("portico-wasi", "lighttpd")]
+        pairs = [("portico", "lighttpd"), ("portico-wasi", "lighttpd"),
+                 (f"portico {spread}", many), (f"portico-wasi {spread}", many)]
         pairs = [(a, b) for a, b in pairs if a in names and b in names]
         print()
         print("against lighttpd, same rounds (req/s: higher is better; cpu: lower is better)")
-        print(f"{'scenario':<24} {'server':<13} {'against':<12} {'req/s ratio':>11} {'cpu ratio':>9}")
+        print(f"{'scenario':<24} {'server':<16} {'against':<12} {'req/s ratio':>11} {'cpu ratio':>9}")
         for scenario, *_ in scenarios:
             for name, peer_name in pairs:
                 rows, peer = results[(scenario, name)], results[(scenario, peer_name)]
                 rr, cr = round_ratios(rows, peer)
-                print(f"{scenario:<24} {name:<13} {peer_name:<12} {rr:>11.2f} {cr:>9.2f}")
+                print(f"{scenario:<24} {name:<16} {peer_name:<12} {rr:>11.2f} {cr:>9.2f}")
     if "portico" in names and "portico-wasi" in names:
         print()
-        print("portico-wasi against portico, same rounds (default workers; both at -w1); split: in how "
-              "many rounds each default's load fell on both workers (wasi, portico)")
-        print(f"{'scenario':<24} {'req/s ratio':>11} {'cpu ratio':>9} {'-w1 req/s':>11} {'-w1 cpu':>9} "
-              f"{'split':>9}")
+        print(f"portico-wasi against portico, same rounds (default workers; both at {spread}); split: "
+              f"in how many rounds the load fell on more than one worker (wasi, portico; "
+              f"defaults, then {spread})")
+        print(f"{'scenario':<24} {'req/s ratio':>11} {'cpu ratio':>9} {spread + ' req/s':>11} "
+              f"{spread + ' cpu':>9} {'split':>9} {spread + ' split':>9}")
+        splits = lambda rows, base: f"{sum(r[6] for r in rows)}, {sum(r[6] for r in base)} of {len(rows)}"
         for scenario, *_ in scenarios:
             rows, base = results[(scenario, "portico-wasi")], results[(scenario, "portico")]
             rr, cr = round_ratios(rows, base)
             line = f"{scenario:<24} {rr:>11.2f} {cr:>9.2f}"
-            splits = f"{sum(r[6] for r in rows)}, {sum(r[6] for r in base)} of {len(rows)}"
-            if "portico-wasi -w1" in names:
-                rows = results[(scenario, "portico-wasi -w1")]
-                rr, cr = round_ratios(rows, results[(scenario, "portico -w1")])
-                line += f" {rr:>11.2f} {cr:>9.2f}"
+            split = splits(rows, base)
+            if f"portico-wasi {spread}" in names:
+                rows = results[(scenario, f"portico-wasi {spread}")]
+                base = results[(scenario, f"portico {spread}")]
+                rr, cr = round_ratios(rows, base)
+                line += f" {rr:>11.2f} {cr:>9.2f} {split:>9} {splits(rows, base):>9}"
             else:
-                line += f" {'':>11} {'':>9}"
-            print(f"{line} {splits:>9}")
+                line += f" {'':>11} {'':>9} {split:>9}"
+            print(line)
     for scenario, _, _, _, idle in scenarios:
         if not idle:
             continue

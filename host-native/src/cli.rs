@@ -39,7 +39,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS as u32, value_parser = clap::value_parser!(u32).range(1..), env = "PORTICO_MAX_CONNECTIONS", help_heading = LISTEN)]
     pub max_connections: u32,
 
-    /// Worker threads, each serving its share of the connections; 0: one per core
+    /// Worker threads, each serving its share of the connections; 0: one per core (half the cores on a loopback address, whose clients share them)
     #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=MAX_WORKERS), env = "PORTICO_WORKERS", help_heading = LISTEN)]
     pub workers: u32,
 

@@ -33,7 +33,9 @@ pub struct Config {
     /// How long shutdown waits for responses in flight.
     pub drain_timeout: Duration,
     /// Worker threads, each with its own readiness loop; 0 means one per
-    /// core (and becomes that number when the server starts).
+    /// core, or half the cores (at least one) on a loopback address, whose
+    /// clients share the cores; it becomes that number when the server
+    /// starts.
     pub workers: usize,
     /// The format of the line per response on stdout; `None` prints none.
     /// Lines go through a bounded queue to a thread of their own: a stdout
@@ -57,6 +59,23 @@ impl Default for Config {
 /// should meet (an idle connection costs a few hundred bytes here, a
 /// socket's buffers in the kernel).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
+
+/// The workers started when none are asked for: one per core this
+/// process may run on, or half of them (at least one) when the listener
+/// is on a loopback address. A loopback server's clients run on the same
+/// cores, and each request costs its client about what it costs the
+/// server (wrk beside portico: a core each), so the server's share is
+/// about half the machine. A worker per core there makes busy threads
+/// outnumber cores, and a worker that runs out of ready connections is
+/// switched out and back in: on the 2-core benchmark machine, wrk's 32
+/// keep-alive connections on two workers spent 9-14 % of the samples in
+/// the scheduler and 12-17 % under `epoll_wait`, 1-3 % and 3-6 % on one
+/// (lighttpd with two processes pays the same), and whether they fell on
+/// both was up to the kernel from run to run.
+fn default_workers(loopback: bool) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    if loopback { (cores / 2).max(1) } else { cores }
+}
 
 /// The listen queue length (the kernel caps it at `somaxconn`): room for
 /// bursts of connects before the kernel refuses them.
@@ -228,7 +247,8 @@ impl<H: Handler> Server<H> {
 
     fn start(listener: TcpListener, handler: H, mut config: Config) -> anyhow::Result<Self> {
         if config.workers == 0 {
-            config.workers = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+            let loopback = listener.local_addr().is_ok_and(|addr| addr.ip().is_loopback());
+            config.workers = default_workers(loopback);
         }
         let limited = fit_to_fd_limit(&mut config);
         let log = config.access_log.map(AccessLog::start).transpose();

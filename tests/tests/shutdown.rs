@@ -45,7 +45,9 @@ fn read_head(stream: &mut TcpStream) -> (String, Vec<u8>) {
 fn sigterm_finishes_downloads_then_exits_0(host: Host) {
     let big = big_file();
     let root = temp_root(&[("big.bin", &big), ("index.html", b"home")]);
-    let mut server = Server::start(host, root.path());
+    // Several workers, as on a bigger machine: each stops accepting and
+    // finishes what it holds.
+    let mut server = Server::start_with(host, root.path(), &["--workers", "3"]);
     let addr = server.addr;
 
     // An idle keep-alive connection that has had one response.

@@ -203,7 +203,43 @@ fn a_low_open_file_limit_lowers_the_cap_and_says_so(host: Host) {
     assert_eq!(server.stderr_lines().len(), 1, "{:?}", server.stderr_lines());
 }
 
+/// How many threads of `server` are workers (named `worker-N` when they
+/// start), once that count has held still for a moment.
+fn worker_threads(server: &Server) -> usize {
+    let count = || {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", server.pid())).unwrap();
+        let names =
+            tasks.filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok());
+        names.filter(|name| name.starts_with("worker-")).count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = count();
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = count();
+        if (now == last && now > 0) || Instant::now() > deadline {
+            return now;
+        }
+        last = now;
+    }
+}
+
+fn workers_are_one_per_core_and_half_as_many_on_loopback(host: Host) {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let everywhere = ["--port", "0", "--bind", "0.0.0.0", "-q"];
+    let everywhere = Server::spawn(host, &static_root(), &everywhere);
+    get_style(&format!("http://127.0.0.1:{}/", everywhere.addr.port()));
+    assert_eq!(worker_threads(&everywhere), cores, "on 0.0.0.0");
+    let loopback = Server::start_with(host, &static_root(), &["-q"]);
+    get_style(&loopback.url("/"));
+    assert_eq!(worker_threads(&loopback), (cores / 2).max(1), "on 127.0.0.1, {cores} cores");
+    let asked = Server::start_with(host, &static_root(), &["-q", "--workers", "3"]);
+    get_style(&asked.url("/"));
+    assert_eq!(worker_threads(&asked), 3, "--workers 3");
+}
+
 portico_tests::for_each_host!(
+    workers_are_one_per_core_and_half_as_many_on_loopback,
     a_low_open_file_limit_lowers_the_cap_and_says_so,
     any_ipv4_address_prints_every_url,
     any_ipv6_address_prints_both_families,
