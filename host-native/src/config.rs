@@ -117,7 +117,8 @@ pub(crate) fn apply(args: &mut ServeArgs, matches: &ArgMatches, path: &Path) -> 
         && unset("workers")
     {
         if i64::from(*value.get_ref()) > crate::cli::MAX_WORKERS {
-            let why = format!("at most {} (0: one per core)", crate::cli::MAX_WORKERS);
+            let why =
+                format!("at most {} (0: one per core, half on loopback)", crate::cli::MAX_WORKERS);
             return Err(bad(value.span(), "workers", why));
         }
         args.workers = *value.get_ref();

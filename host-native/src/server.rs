@@ -247,7 +247,9 @@ impl<H: Handler> Server<H> {
 
     fn start(listener: TcpListener, handler: H, mut config: Config) -> anyhow::Result<Self> {
         if config.workers == 0 {
-            let loopback = listener.local_addr().is_ok_and(|addr| addr.ip().is_loopback());
+            // `to_canonical`: an IPv4-mapped `::ffff:127.0.0.1` is loopback too.
+            let local = listener.local_addr();
+            let loopback = local.is_ok_and(|addr| addr.ip().to_canonical().is_loopback());
             config.workers = default_workers(loopback);
         }
         let limited = fit_to_fd_limit(&mut config);

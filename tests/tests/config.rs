@@ -116,7 +116,7 @@ fn a_bad_config_file_is_one_error_naming_file_line_and_key(host: Host) {
         ("log-format = \"xml\"\n", ":1: log-format: 'xml' is not"),
         ("index = [\"../x\"]\n", ":1: index:"),
         ("max-connections = 0\n", ":1: max-connections: must be at least 1"),
-        ("\nworkers = 129\n", ":2: workers: at most 128 (0: one per core)"),
+        ("\nworkers = 129\n", ":2: workers: at most 128 (0: one per core, half on loopback)"),
         ("send-timeout = 0\n", ":1: send-timeout: must be at least 1 (seconds)"),
         ("[[rules]]\npath = \"assets/**\"\n", ":1: rules: 'assets/**' is not a path pattern"),
         ("[[rules]]\npath = \"/a\"\nmax-age = 1\n", ":3: unknown field `max-age`"),
