@@ -77,6 +77,13 @@ fn default_workers(loopback: bool) -> usize {
     if loopback { (cores / 2).max(1) } else { cores }
 }
 
+/// True for an address on this machine's loopback, an IPv4-mapped one
+/// (`::ffff:127.0.0.1`) included: the one test of where a listener or a
+/// peer is, for the worker count and the loopback send buffer.
+pub(crate) fn on_loopback(addr: SocketAddr) -> bool {
+    addr.ip().to_canonical().is_loopback()
+}
+
 /// The listen queue length (the kernel caps it at `somaxconn`): room for
 /// bursts of connects before the kernel refuses them.
 const BACKLOG: i32 = 4096;
@@ -247,9 +254,7 @@ impl<H: Handler> Server<H> {
 
     fn start(listener: TcpListener, handler: H, mut config: Config) -> anyhow::Result<Self> {
         if config.workers == 0 {
-            // `to_canonical`: an IPv4-mapped `::ffff:127.0.0.1` is loopback too.
-            let local = listener.local_addr();
-            let loopback = local.is_ok_and(|addr| addr.ip().to_canonical().is_loopback());
+            let loopback = listener.local_addr().is_ok_and(on_loopback);
             config.workers = default_workers(loopback);
         }
         let limited = fit_to_fd_limit(&mut config);
@@ -393,7 +398,7 @@ fn configure(socket: &Socket) -> io::Result<()> {
     // A listener on loopback has only local peers: their send buffer is
     // set here once (see `LOOPBACK_SEND_BUFFER`); other listeners set it
     // per connection from a local peer.
-    if socket.local_addr()?.as_socket().is_some_and(|addr| addr.ip().is_loopback()) {
+    if socket.local_addr()?.as_socket().is_some_and(on_loopback) {
         socket.set_send_buffer_size(LOOPBACK_SEND_BUFFER)?;
     }
     tcp_option(socket, libc::TCP_DEFER_ACCEPT, DEFER_ACCEPT_SECS)?;

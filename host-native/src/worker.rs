@@ -43,7 +43,7 @@ use socket2::SockRef;
 use crate::access_log::Entry;
 use crate::files::{SMALL_FILE, SharedFile};
 use crate::handler::{Handler, Now, Step, recycle_head, spare_head};
-use crate::server::{Config, Inbox, LOOPBACK_SEND_BUFFER, Shared};
+use crate::server::{Config, Inbox, LOOPBACK_SEND_BUFFER, Shared, on_loopback};
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
@@ -122,7 +122,7 @@ pub(crate) fn run<H: Handler>(
     // get the loopback send buffer one by one.
     let local = listener.local_addr().context("cannot read the listening address")?;
     let mut worker = Worker {
-        tune_local_peers: !local.ip().is_loopback(),
+        tune_local_peers: !on_loopback(local),
         handler,
         state: handler.worker(),
         shared,
@@ -487,8 +487,7 @@ impl<H: Handler> Worker<'_, H> {
                 return None;
             }
         }
-        let peer_ip = peer.ip().to_canonical();
-        if self.tune_local_peers && peer_ip.is_loopback() {
+        if self.tune_local_peers && on_loopback(peer) {
             let _ = SockRef::from(&stream).set_send_buffer_size(LOOPBACK_SEND_BUFFER);
         }
         let entry = self.conns.vacant_entry();
@@ -496,7 +495,7 @@ impl<H: Handler> Worker<'_, H> {
         self.serial += 1;
         entry.insert(Conn {
             stream,
-            peer: peer_ip,
+            peer: peer.ip().to_canonical(),
             proto: self.handler.connect(),
             serial: self.serial,
             registered: false,
