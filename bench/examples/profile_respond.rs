@@ -12,8 +12,9 @@
 use std::hint::black_box;
 use std::path::Path;
 
-use portico::{Handler, NativeHandler, Now, RootDir, Step};
+use portico::{Handler, NativeHandler, RootDir, clock, recycle_head};
 use portico_core::Site;
+use portico_core::Step;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -30,11 +31,12 @@ fn main() {
     for _ in 0..rounds {
         let mut conn = native.connect();
         if let Step::Respond { response, .. } =
-            native.step(&mut files, &mut conn, black_box(request), Now::current(), false)
+            native.step(&mut files, &mut conn, black_box(request), clock::now(), false)
         {
             out.clear();
-            response.write_head(&mut out);
+            out.extend_from_slice(&response.head);
             bytes += out.len();
+            recycle_head(response.head);
         }
     }
     println!("{bytes} head bytes");

@@ -6,7 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use portico::{Handler, Now, Step};
+use portico::{Handler, clock, recycle_head};
+use portico_core::Step;
 
 /// The requests a handler is timed on, by name, over `static/`.
 pub const REQUESTS: [(&str, &[u8]); 4] = [
@@ -18,8 +19,8 @@ pub const REQUESTS: [(&str, &[u8]); 4] = [
 ];
 
 /// One whole request through a handler, as the server loop drives it: the
-/// step, and the head serialised (or, from portico-wasi, copied) into
-/// `out` as the loop does before writing it. The status.
+/// step (the head serialised by the core, natively or in the guest), the
+/// head copied into `out` as the loop does before writing it. The status.
 ///
 /// # Panics
 ///
@@ -32,17 +33,14 @@ pub fn serve_one<H: Handler>(
     out: &mut Vec<u8>,
 ) -> u16 {
     let mut conn = handler.connect();
-    match handler.step(worker, &mut conn, request, Now::current(), false) {
+    match handler.step(worker, &mut conn, request, clock::now(), false) {
+        // The head as the handler wrote it (portico) or the guest did
+        // (portico-wasi); the server copies it into its send buffer and
+        // keeps the buffer for the next response.
         Step::Respond { response, .. } => {
             out.clear();
-            response.write_head(out);
-            response.status()
-        }
-        // portico-wasi: the head as the guest wrote it; the server copies
-        // it into its send buffer.
-        Step::RespondWritten { response, .. } => {
-            out.clear();
             out.extend_from_slice(&response.head);
+            recycle_head(response.head);
             response.status
         }
         other => panic!("expected a response, got {other:?}"),

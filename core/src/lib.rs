@@ -6,42 +6,49 @@
 //! feed this crate bytes, a file lookup and the current time.
 //!
 //! ```text
-//!  socket bytes ──▶ Connection::poll(&buf, now) ──▶ Event::Request(Request<'buf>)
-//!                   (nom parser, limits, keep-alive,   (method, target, version,
-//!                    bodies, idle/head deadlines)       headers: slices of buf)
-//!                                                              │
-//!        respond(&request, &Site, &impl FileLookup, now) ◀─────┘
-//!          policy ─▶ resolve ─▶ listing ─▶ 404 page ─▶ negotiate
-//!          ─▶ conditional ─▶ range ─▶ build
-//!                                                              │
-//!                                                              ▼
-//!          Response { head: ResponseHead { status, headers, keep_alive },
-//!                     body: Empty | Bytes | File{handle, offset, len} | Parts }
-//!                                                              │
-//!  host: response.write_head(&mut out), then each body.segments()
-//!        (bytes: write; file ranges: sendfile), poll again or close
+//!  socket bytes ──▶ Connection::step(&input, now, &Site, &impl FileLookup) ──▶ Step
+//!                     │ poll: nom parser, limits, keep-alive, bodies, deadlines
+//!                     │       ─▶ Request<'input> (method, target, version, fields)
+//!                     │ respond: policy ─▶ resolve ─▶ listing ─▶ 404 page
+//!                     │          ─▶ negotiate ─▶ conditional ─▶ range ─▶ build
+//!                     ▼
+//!  Step::Respond { consumed, response: Response {
+//!                     head: ResponseHead { status, headers (end-to-end), keep_alive, .. },
+//!                     body: Empty | Bytes | File{handle, offset, len} | Parts } }
+//!                     │
+//!  host: drop `consumed` bytes; response.write_head(&mut out) (adds the
+//!        hop-by-hop `Connection`), then each body.segments() (bytes: write;
+//!        file ranges: sendfile); step again, or close
 //! ```
 //!
-//! ## The call order a host follows
+//! ## The call order every host follows
 //!
 //! 1. Build one [`Site`] (index names, 404 page, hidden files, headers,
 //!    [`Limits`]) and make a [`Connection`] per client connection with
 //!    `Connection::new(site.limits)`.
-//! 2. Append received bytes to a buffer and call [`Connection::poll`] with
-//!    the unconsumed part and the monotonic time ([`Moment`]). It returns
-//!    an [`Event`]:
-//!    - on [`Event::NeedMore`], wait for more bytes, but only until
+//! 2. Append received bytes to a buffer and call [`Connection::step`] with
+//!    the unconsumed part, the clocks ([`Now`]), the site and a
+//!    [`FileLookup`]. It returns a [`Step`]:
+//!    - [`Step::NeedMore`]: wait for more bytes, but only until
 //!      [`Connection::poll_timeout`]; if that passes first, call
-//!      [`Connection::handle_timeout`] and poll again (a stalled head then
-//!      becomes a 408 rejection, an idle connection a close). If the peer
-//!      closed, close;
-//!    - on [`Event::Discard`], drop that many body bytes and poll again;
-//!    - on [`Event::Request`], drop [`Request::head_len`] bytes, answer
-//!      with [`respond`], write [`Response::write_head`] and then each of
-//!      [`Body::segments`], and close if [`Response::keep_alive`] is false,
-//!      else poll again;
-//!    - on [`Event::Reject`], write [`error_response`], then close;
-//!    - on [`Event::Close`], close.
+//!      [`Connection::handle_timeout`] and step again (a stalled head then
+//!      becomes a 408, an idle connection a close). If the peer closed,
+//!      close;
+//!    - [`Step::Discard`]: drop that many body bytes and step again;
+//!    - [`Step::Respond`]: drop `consumed` bytes, write
+//!      [`Response::write_head`] and then each of [`Body::segments`], and
+//!      close if [`Response::keep_alive`] is false, else step again;
+//!    - [`Step::Close`]: close the connection.
+//!
+//! The native server, the WASI guest (which hands the step's result to
+//! its host through the ABI) and the fuzz driver all run this loop. A
+//! runtime that parsed HTTP itself (wasi:http, hyper) skips the
+//! connection: it builds a [`Request`] from parts
+//! ([`Request::from_parts`]) and calls [`respond`].
+//!
+//! [`Connection::poll`] is the layer beneath `step`: the parser and the
+//! connection's state alone, for a host that answers requests some other
+//! way, and for tests and fuzzing.
 //!
 //! The host supplies `now` for the `Date` header, and a [`FileLookup`] that
 //! resolves a [`SafePath`] below its web root. Only the sanitiser builds a
@@ -54,14 +61,17 @@
 //!
 //! ```
 //! use std::time::SystemTime;
-//! use portico_core::{Body, Connection, Event, MemoryLookup, Moment, Site, respond};
+//! use portico_core::{Body, Connection, MemoryLookup, Moment, Now, Site, Step};
 //!
 //! let site = Site::default();
 //! let files = MemoryLookup::new().with("index.html", &b"<h1>hi</h1>"[..]);
 //! let mut conn = Connection::new(site.limits);
-//! let buf = b"GET / HTTP/1.1\r\nHost: example\r\n\r\n";
-//! let Event::Request(request) = conn.poll(buf, Moment::ZERO) else { panic!("a whole request") };
-//! let response = respond(&request, &site, &files, SystemTime::UNIX_EPOCH);
+//! let input = b"GET / HTTP/1.1\r\nHost: example\r\n\r\n";
+//! let now = Now::new(SystemTime::UNIX_EPOCH, Moment::ZERO);
+//! let Step::Respond { consumed, response } = conn.step(input, now, &site, &files) else {
+//!     panic!("a whole request")
+//! };
+//! assert_eq!(consumed, input.len());
 //! assert_eq!(response.status(), 200);
 //! let mut head = Vec::new();
 //! response.write_head(&mut head);
@@ -82,6 +92,7 @@ mod request;
 mod respond;
 mod response;
 mod site;
+mod step;
 mod time;
 
 pub use conn::{Connection, Event, Limits, STATE_LEN};
@@ -96,4 +107,5 @@ pub use response::{
     reason_phrase,
 };
 pub use site::{PathRule, Site, SiteError};
-pub use time::Moment;
+pub use step::Step;
+pub use time::{Moment, Now};

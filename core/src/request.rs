@@ -1,5 +1,7 @@
 //! A parsed request head: zero-copy views into the caller's buffer.
 
+use crate::{Limits, ProtocolError};
+
 /// The request method (RFC 9110 §9). Methods are case-sensitive, so `get`
 /// is [`Method::Other`]. The methods of RFC 9110 §9.3 and `PATCH` (RFC
 /// 5789) have variants; any other token is [`Method::Other`]. Match with a
@@ -292,6 +294,45 @@ pub struct Request<'b> {
 }
 
 impl<'b> Request<'b> {
+    /// A request from parts that another parser produced (a wasi:http
+    /// runtime, hyper, an embedder's own), checked exactly as
+    /// [`crate::parse_request`] checks the same head sent as bytes: the
+    /// method a token (501 past [`crate::MAX_METHOD`]), the target visible
+    /// ASCII in one of the four forms that fits the method (no `#`, an
+    /// absolute-form authority without userinfo; 414 past
+    /// [`Limits::max_target`]), field names tokens and values free of
+    /// controls (their surrounding spaces and tabs are trimmed), at most
+    /// [`Limits::max_headers`] fields and [`Limits::max_head`] bytes as a
+    /// head, exactly one valid `Host` for HTTP/1.1, an unambiguous body
+    /// length. Persistence follows the version and `Connection`, as on
+    /// the wire.
+    ///
+    /// A runtime that speaks another version (HTTP/2, HTTP/3) passes
+    /// [`Version::Http11`] and the `Host` it has (`:authority`), and
+    /// ignores [`Request::keep_alive`]: its connection is its own. The
+    /// request has no bytes behind it, so [`Request::head_len`] is 0.
+    ///
+    /// ```
+    /// use portico_core::{Limits, Method, Request, Version};
+    ///
+    /// let fields = [("Host", &b"example.org"[..]), ("Range", b"bytes=0-99")];
+    /// let request =
+    ///     Request::from_parts("GET", "/a%20b?x", Version::Http11, fields, &Limits::default())?;
+    /// assert_eq!(request.method(), Method::Get);
+    /// assert_eq!(request.target_form().path(), Some("/a%20b"));
+    /// assert!(Request::from_parts("GET", "/#x", Version::Http11, fields, &Limits::default()).is_err());
+    /// # Ok::<(), portico_core::ProtocolError>(())
+    /// ```
+    pub fn from_parts(
+        method: &'b str,
+        target: &'b str,
+        version: Version,
+        fields: impl IntoIterator<Item = (&'b str, &'b [u8])>,
+        limits: &Limits,
+    ) -> Result<Self, ProtocolError> {
+        crate::parse::request_from_parts(method, target, version, fields, limits)
+    }
+
     /// The method.
     #[must_use]
     pub fn method(&self) -> Method<'b> {
@@ -347,7 +388,7 @@ impl<'b> Request<'b> {
     }
 
     /// How many bytes of the buffer the head took, including any empty lines
-    /// skipped before it.
+    /// skipped before it (0 for a request made from parts).
     #[must_use]
     pub fn head_len(&self) -> usize {
         self.head_len

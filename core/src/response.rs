@@ -6,6 +6,8 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::time::SystemTime;
 
+use crate::request::Version;
+
 /// A response: its [`ResponseHead`] and its [`Body`] for the host to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[must_use]
@@ -20,22 +22,54 @@ pub struct Response<H> {
 pub struct ResponseHead {
     /// The status code, 100 to 999.
     pub status: u16,
-    /// The header fields, in the order they are written.
+    /// The end-to-end header fields, in the order they are written. The
+    /// hop-by-hop `Connection` field is not among them: the HTTP/1.1
+    /// serialiser ([`ResponseHead::write`]) adds it from `keep_alive` and
+    /// `client_version`, so a host that is no HTTP/1.1 connection (a
+    /// wasi:http component, a runtime with its own framing) can pass these
+    /// fields on as they are.
     pub headers: Headers,
     /// Whether the connection stays open after this response. When false,
-    /// the headers say `Connection: close` and the host closes after the
-    /// body.
+    /// the serialised head says `Connection: close` and the host closes
+    /// after the body.
     pub keep_alive: bool,
+    /// The version of the request this answers: an HTTP/1.0 client keeps
+    /// its connection only if told `Connection: keep-alive` (RFC 9112
+    /// §9.3), so the serialiser says so to it.
+    pub client_version: Version,
 }
 
 impl ResponseHead {
-    /// A head with this status and no fields, keeping the connection.
+    /// A head with this status and no fields, keeping the connection of an
+    /// HTTP/1.1 client.
     pub fn new(status: u16) -> Self {
-        Self { status, headers: Headers::new(), keep_alive: true }
+        Self::with_headers(status, Headers::new(), true, Version::Http11)
     }
 
-    /// Serialise: the status line, each field, the empty line, appended to
-    /// `out`. The one serialiser every host uses.
+    pub(crate) fn with_headers(
+        status: u16,
+        headers: Headers,
+        keep_alive: bool,
+        client_version: Version,
+    ) -> Self {
+        Self { status, headers, keep_alive, client_version }
+    }
+
+    /// The hop-by-hop `Connection` value the HTTP/1.1 serialiser adds:
+    /// `close` when the connection ends, `keep-alive` for an HTTP/1.0
+    /// client that keeps it, none otherwise.
+    #[must_use]
+    pub fn connection(&self) -> Option<&'static str> {
+        match (self.keep_alive, self.client_version) {
+            (false, _) => Some("close"),
+            (true, Version::Http10) => Some("keep-alive"),
+            (true, Version::Http11) => None,
+        }
+    }
+
+    /// Serialise for HTTP/1.1: the status line, each field, then the
+    /// hop-by-hop `Connection` field ([`ResponseHead::connection`]), the
+    /// empty line, appended to `out`. The one serialiser every host uses.
     pub fn write(&self, out: &mut Vec<u8>) {
         // Appending bytes, not `write!`: core::fmt was a fifth of the
         // user-space time of a small response (callgrind). Room for a
@@ -50,6 +84,11 @@ impl ResponseHead {
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(b": ");
             value.write(out);
+            out.extend_from_slice(b"\r\n");
+        }
+        if let Some(connection) = self.connection() {
+            out.extend_from_slice(b"Connection: ");
+            out.extend_from_slice(connection.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b"\r\n");
@@ -67,7 +106,8 @@ impl<H> Response<H> {
         self.head.status
     }
 
-    /// The header fields, in order.
+    /// The end-to-end header fields, in order (see
+    /// [`ResponseHead::headers`]: `Connection` is the serialiser's).
     pub fn headers(&self) -> &Headers {
         &self.head.headers
     }

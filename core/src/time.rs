@@ -2,7 +2,7 @@
 //! a reading of the host's monotonic clock; wall-clock time (for `Date`)
 //! comes in separately as a `SystemTime`.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// A point on the host's monotonic clock, in nanoseconds since an origin
 /// the host picks (its start, say). Only differences matter, and only
@@ -48,6 +48,24 @@ impl Moment {
     #[must_use]
     pub fn saturating_duration_since(self, earlier: Self) -> Duration {
         Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+}
+
+/// The two clocks a step reads, both from the host: wall-clock time for
+/// `Date` (and a log line), monotonic time for deadlines.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Now {
+    /// Wall-clock time, for `Date`.
+    pub wall: SystemTime,
+    /// Monotonic time, for deadlines.
+    pub mono: Moment,
+}
+
+impl Now {
+    /// Both readings.
+    #[must_use]
+    pub const fn new(wall: SystemTime, mono: Moment) -> Self {
+        Self { wall, mono }
     }
 }
 

@@ -123,6 +123,11 @@ fn check_common<H>(response: &Response<H>, head_only: bool) {
     assert_eq!(status_line, format!("HTTP/1.1 {status} {}", reason_phrase(status)));
     assert_eq!(field(response, "Server").as_deref(), Some("portico"));
     assert_eq!(field(response, "Date").as_deref(), Some(NOW_HTTP));
+    // Hop-by-hop fields are the HTTP/1.1 serialiser's, never the headers'
+    // a wasi:http host or an embedder passes on.
+    for hop in ["Connection", "Keep-Alive", "Transfer-Encoding"] {
+        assert!(response.headers().get(hop).is_none(), "{hop} among the end-to-end fields");
+    }
     let length: u64 = field(response, "Content-Length").expect("Content-Length").parse().unwrap();
     if head_only {
         assert!(matches!(response.body(), Body::Empty), "HEAD has no body");

@@ -20,8 +20,8 @@ use portico_core::fields::{
     RangeSelection, Tags, parse_http_date, parse_range, parse_tags, select_ranges,
 };
 use portico_core::{
-    Body, Connection, Event, Framing, Limits, MemoryLookup, Method, Moment, Parsed, ProtocolError,
-    Request, Response, SafePath, Segment, Site, Version, parse_request as parse, respond,
+    Body, Connection, Framing, Limits, MemoryLookup, Method, Moment, Now, Parsed, ProtocolError,
+    Request, Response, SafePath, Segment, Site, Step, Version, parse_request as parse, respond,
 };
 
 /// A target's check: panics if `data` breaks its invariant.
@@ -36,6 +36,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("differential_httparse", differential_httparse),
     ("fields", fields),
     ("ranges_differential", ranges_differential),
+    ("request_from_parts", request_from_parts),
 ];
 
 /// Limits small enough that short inputs cross every one of them (the same
@@ -463,13 +464,13 @@ impl Summary {
 /// What a host saw, in order.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Seen {
-    /// A request head.
+    /// A request head, answered.
     Request(Summary),
     /// Consecutive discards, summed: how a body is cut into `Discard`s may
     /// depend on the pieces, the number of bytes skipped may not.
     Discard(usize),
-    /// The connection refused the bytes.
-    Reject(ProtocolError),
+    /// The connection refused the bytes with a response of this status.
+    Reject(u16),
     /// The connection closed without a word.
     Close,
     /// All input fed and the connection wants more: this many bytes are
@@ -482,10 +483,11 @@ pub enum Seen {
     },
 }
 
-/// Feed `pieces` in order to a fresh connection the way a host does:
-/// append, poll until it needs more, drop what it says to drop. With
-/// `restore`, the connection is rebuilt from [`Connection::to_bytes`]
-/// before every poll, as the stateless WASI guest sees it.
+/// Feed `pieces` in order to a fresh connection the way every host does
+/// ([`Connection::step`]'s loop): append, step until it needs more, drop
+/// what it says to drop, answer from [`site`]. With `restore`, the
+/// connection is rebuilt from [`Connection::to_bytes`] before every step,
+/// as the stateless WASI guest sees it.
 pub fn drive<'a>(
     limits: Limits,
     pieces: impl IntoIterator<Item = &'a [u8]>,
@@ -504,9 +506,10 @@ pub fn drive<'a>(
     seen
 }
 
-/// Poll until the connection needs more bytes (false) or is done (true).
+/// Step until the connection needs more bytes (false) or is done (true).
 fn pump(conn: &mut Connection, buf: &mut Vec<u8>, seen: &mut Vec<Seen>, restore: bool) -> bool {
-    // Every event but the last drops at least one byte, so this bounds the
+    let now = Now::new(SystemTime::UNIX_EPOCH + Duration::from_secs(NOW), Moment::ZERO);
+    // Every step but the last drops at least one byte, so this bounds the
     // loop without trusting the code under test.
     for _ in 0..=buf.len() + 2 {
         if restore {
@@ -517,9 +520,14 @@ fn pump(conn: &mut Connection, buf: &mut Vec<u8>, seen: &mut Vec<Seen>, restore:
             assert_eq!(&restored, conn, "the state changed through its bytes");
             *conn = restored;
         }
-        match conn.poll(buf, Moment::ZERO) {
-            Event::NeedMore => return false,
-            Event::Discard(n) => {
+        let mut summary = None;
+        let step = conn.step_with(buf, now, |request| {
+            summary = Some(Summary::of(request));
+            site_response(request)
+        });
+        match step {
+            Step::NeedMore => return false,
+            Step::Discard(n) => {
                 assert!(n > 0, "Discard(0) would make the host spin");
                 assert!(n <= buf.len(), "Discard({n}) of {} buffered bytes", buf.len());
                 buf.drain(..n);
@@ -528,18 +536,23 @@ fn pump(conn: &mut Connection, buf: &mut Vec<u8>, seen: &mut Vec<Seen>, restore:
                     _ => seen.push(Seen::Discard(n)),
                 }
             }
-            Event::Request(request) => {
-                let summary = Summary::of(&request);
-                let n = summary.head_len;
-                assert!(n > 0 && n <= buf.len(), "head_len {n} of {} buffered bytes", buf.len());
-                buf.drain(..n);
-                seen.push(Seen::Request(summary));
-            }
-            Event::Reject(portico_core::Rejection { error, .. }) => {
-                seen.push(Seen::Reject(error));
-                return true;
-            }
-            Event::Close => {
+            Step::Respond { consumed, response } => match summary {
+                Some(summary) => {
+                    let n = summary.head_len;
+                    assert_eq!(consumed, n, "a response consumed other than its head");
+                    assert!(n > 0 && n <= buf.len(), "head_len {n} of {} bytes", buf.len());
+                    assert_eq!(response.keep_alive(), summary.keep_alive);
+                    buf.drain(..n);
+                    seen.push(Seen::Request(summary));
+                }
+                None => {
+                    assert_eq!(consumed, 0, "a rejection consumed bytes");
+                    assert!(!response.keep_alive(), "a rejection keeps the connection");
+                    seen.push(Seen::Reject(response.status()));
+                    return true;
+                }
+            },
+            Step::Close => {
                 // A chunked body that breaks its framing (or its limit)
                 // closes the connection. Fed whole, the bytes before the
                 // break are never reported as discarded; fed in pieces, the
@@ -551,10 +564,89 @@ fn pump(conn: &mut Connection, buf: &mut Vec<u8>, seen: &mut Vec<Seen>, restore:
                 seen.push(Seen::Close);
                 return true;
             }
-            other => panic!("an event this check does not know: {other:?}"),
+            other => panic!("a step this driver does not know: {other:?}"),
         }
     }
-    panic!("the connection kept producing events without consuming bytes: {seen:?}");
+    panic!("the connection kept stepping without consuming bytes: {seen:?}");
+}
+
+// ---------------------------------------------------------------------------
+// request_from_parts
+// ---------------------------------------------------------------------------
+
+/// A request built from parts ([`Request::from_parts`]) is the request the
+/// same head sent as bytes parses to, and gets the same answer; where one
+/// route refuses, the other refuses with the same error.
+///
+/// The first byte of `data` picks the version (bit 0: HTTP/1.0) and the
+/// limits (bit 1: [`small_limits`]); the rest is lines split at `\n`: the
+/// method, the target, then one field a line, its name before the first
+/// `:` and its value after (a line without one is a name with an empty
+/// value). Parts a head cannot carry as they are (a space in the method or
+/// target, text that is not UTF-8 where the API takes `&str`) are skipped.
+pub fn request_from_parts(data: &[u8]) {
+    let Some((&control, rest)) = data.split_first() else { return };
+    let version = if control & 1 == 0 { Version::Http11 } else { Version::Http10 };
+    let limits = if control & 2 == 0 { Limits::default() } else { small_limits() };
+    let mut lines = rest.split(|&b| b == b'\n');
+    let (Some(method), Some(target)) = (lines.next(), lines.next()) else { return };
+    let (Ok(method), Ok(target)) = (std::str::from_utf8(method), std::str::from_utf8(target))
+    else {
+        return;
+    };
+    if method.contains(' ') || target.contains(' ') {
+        return;
+    }
+    let mut fields = Vec::new();
+    for line in lines {
+        let (name, value) = match line.iter().position(|&b| b == b':') {
+            Some(colon) => (&line[..colon], &line[colon + 1..]),
+            None => (line, &[][..]),
+        };
+        let Ok(name) = std::str::from_utf8(name) else { return };
+        fields.push((name, value));
+    }
+
+    // Values as the parser leaves them, without spaces and tabs around:
+    // what `from_parts` measures against `max_head`.
+    let mut head = format!("{method} {target} {}\r\n", version.as_str()).into_bytes();
+    for &(name, value) in &fields {
+        let start = value.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(value.len());
+        let end = value.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |at| at + 1);
+        head.extend_from_slice(name.as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(&value[start..end]);
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    let parsed = match parse(&head, &limits) {
+        Ok(Parsed::Complete(request)) => Ok(request),
+        Ok(Parsed::Partial) => {
+            panic!("a whole head is partial: {:?}", String::from_utf8_lossy(&head))
+        }
+        Err(error) => Err(error),
+    };
+    let built = Request::from_parts(method, target, version, fields.iter().copied(), &limits);
+    let shown = String::from_utf8_lossy(&head);
+    match (parsed, built) {
+        (Ok(parsed), Ok(built)) => {
+            assert_eq!(built.head_len(), 0, "a request from parts took bytes");
+            assert_eq!(built.method(), parsed.method(), "{shown:?}");
+            assert_eq!(built.target(), parsed.target(), "{shown:?}");
+            assert_eq!(built.target_form(), parsed.target_form(), "{shown:?}");
+            assert_eq!(built.version(), parsed.version(), "{shown:?}");
+            assert_eq!(built.headers(), parsed.headers(), "{shown:?}");
+            assert_eq!(built.framing(), parsed.framing(), "{shown:?}");
+            assert_eq!(built.keep_alive(), parsed.keep_alive(), "{shown:?}");
+            assert_eq!(site_response(&built), site_response(&parsed), "{shown:?}");
+        }
+        (Err(parsed), Err(built)) => assert_eq!(built, parsed, "{shown:?}"),
+        (parsed, built) => panic!(
+            "bytes and parts disagree on {shown:?}: parsed {:?}, built {:?}",
+            parsed.map(|r| r.target()),
+            built.map(|r| r.target())
+        ),
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -1,83 +1,15 @@
 //! The seam between the server loop (sockets, threads, waiting) and
-//! whatever decides the HTTP: the core in-process here, a WASI guest in
-//! `portico-wasi`. The core in-process answers with its own [`Response`]
-//! value; the guest with the head it serialised (`Written`).
+//! whatever steps the core: the core in-process here, a WASI guest in
+//! `portico-wasi`. Either way a step is the core's driver
+//! ([`portico_core::Connection::step`]) and its answer the core's
+//! [`Step`], its response's head already serialised ([`Written`]).
 
-use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, PoisonError, RwLock};
 
-use portico_core::{Connection, Event, Moment, Response, Site, Written, error_response, respond};
+use portico_core::{Connection, Moment, Now, Site, Step, Written};
 
 use crate::files::{OpenFiles, RootDir, SharedFile};
-
-/// The two clocks a step needs: wall-clock time for `Date`, monotonic
-/// time for deadlines. Read by the server loop, never by the core.
-#[derive(Clone, Copy, Debug)]
-pub struct Now {
-    /// For `Date` and the access log.
-    pub wall: SystemTime,
-    /// For deadlines: the time since this process first asked.
-    pub mono: Moment,
-}
-
-impl Now {
-    /// Read the clocks. The monotonic clock is read every time; the wall
-    /// clock at most every 100 ms per thread, and derived from the
-    /// monotonic one in between (as nginx caches its time): `Date` has
-    /// one-second resolution, a clock step shows within 100 ms, and a
-    /// request costs one clock read, not two.
-    pub fn current() -> Self {
-        const REREAD: Duration = Duration::from_millis(100);
-        static ORIGIN: OnceLock<Instant> = OnceLock::new();
-        thread_local! {
-            static WALL: Cell<Option<(Instant, SystemTime)>> = const { Cell::new(None) };
-        }
-        let origin = *ORIGIN.get_or_init(Instant::now);
-        let now = Instant::now();
-        let wall = WALL.with(|cached| match cached.get() {
-            Some((at, wall)) if now.saturating_duration_since(at) < REREAD => {
-                wall + now.saturating_duration_since(at)
-            }
-            _ => {
-                let wall = SystemTime::now();
-                cached.set(Some((now, wall)));
-                wall
-            }
-        });
-        Self { wall, mono: Moment::from_duration(now.saturating_duration_since(origin)) }
-    }
-}
-
-/// What to do next with a connection's buffered bytes.
-#[derive(Debug)]
-pub enum Step {
-    /// Wait for more bytes (until [`Handler::poll_timeout`]) and step
-    /// again with the whole unconsumed buffer.
-    NeedMore,
-    /// Drop this many bytes (request body) and step again.
-    Discard(usize),
-    /// Drop `consumed` bytes, write `response`, and go on or close as it
-    /// says.
-    Respond {
-        /// Input bytes the request head took (0 for a rejection: the
-        /// connection closes anyway).
-        consumed: usize,
-        /// What to write; file bodies are open files below the web root.
-        response: Response<SharedFile>,
-    },
-    /// As [`Step::Respond`], the head already serialised and checked by
-    /// the handler.
-    RespondWritten {
-        /// Input bytes the request head took (0 for a rejection).
-        consumed: usize,
-        /// What to write; file bodies are open files below the web root.
-        response: Written<SharedFile>,
-    },
-    /// Close now without writing.
-    Close,
-}
 
 /// Decides what each connection's bytes mean. The server calls it from
 /// each of its worker threads at once; a worker steps its connections one
@@ -99,9 +31,10 @@ pub trait Handler: Send + Sync + 'static {
     /// State for a new connection.
     fn connect(&self) -> Self::Conn;
 
-    /// Look at the unconsumed bytes of a connection. `timed_out`: the loop
-    /// woke at [`Handler::poll_timeout`] with no new bytes, so the
-    /// connection's deadline applies first.
+    /// Step a connection over its unconsumed bytes (the core's
+    /// [`portico_core::Connection::step`]). `timed_out`: the loop woke at
+    /// [`Handler::poll_timeout`] with no new bytes, so the connection's
+    /// deadline applies first. A rejection's `consumed` is 0: it closes.
     /// A step must not block: every other connection of the worker waits
     /// for it.
     fn step(
@@ -111,7 +44,7 @@ pub trait Handler: Send + Sync + 'static {
         input: &[u8],
         now: Now,
         timed_out: bool,
-    ) -> Step;
+    ) -> Step<Written<SharedFile>>;
 
     /// When to wake `conn` if no bytes come.
     fn poll_timeout(&self, conn: &Self::Conn) -> Option<Moment>;
@@ -170,7 +103,7 @@ pub fn spare_head() -> Vec<u8> {
 }
 
 /// Keep `head` for [`spare_head`], unless enough are kept or it is big.
-pub(crate) fn recycle_head(mut head: Vec<u8>) {
+pub fn recycle_head(mut head: Vec<u8>) {
     if head.capacity() <= SPARE_HEAD_BYTES {
         head.clear();
         HEADS.with_borrow_mut(|heads| {
@@ -296,22 +229,11 @@ impl Handler for NativeHandler {
         input: &[u8],
         now: Now,
         timed_out: bool,
-    ) -> Step {
+    ) -> Step<Written<SharedFile>> {
         if timed_out {
             conn.handle_timeout(now.mono);
         }
-        match conn.poll(input, now.mono) {
-            Event::NeedMore => Step::NeedMore,
-            Event::Discard(n) => Step::Discard(n),
-            Event::Request(request) => Step::Respond {
-                consumed: request.head_len(),
-                response: respond(&request, site.current(&self.current), &*files, now.wall),
-            },
-            Event::Reject(rejection) => {
-                Step::Respond { consumed: 0, response: error_response(rejection, now.wall) }
-            }
-            _ => Step::Close,
-        }
+        conn.step(input, now, site.current(&self.current), &*files).written(spare_head())
     }
 
     fn poll_timeout(&self, conn: &Connection) -> Option<Moment> {

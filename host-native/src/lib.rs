@@ -17,6 +17,7 @@
 mod access_log;
 mod activation;
 pub mod cli;
+pub mod clock;
 mod config;
 mod files;
 mod handler;
@@ -29,7 +30,7 @@ pub use files::{
     Checked, Identity, OPEN_FILES, OpenFiles, Opened, RootDir, SMALL_FILE, SharedFile, file_id,
 };
 pub use handler::{
-    Handler, NativeHandler, NativeWorker, Now, Reloadable, Snapshot, Step, spare_head,
+    Handler, NativeHandler, NativeWorker, Reloadable, Snapshot, recycle_head, spare_head,
 };
 pub use server::{Config, DEFAULT_MAX_CONNECTIONS, Server, ShutdownHandle};
 

@@ -36,13 +36,14 @@ use anyhow::Context as _;
 use mio::net::{TcpListener, TcpStream};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
-use portico_core::{Body, Moment, Segment, Written};
+use portico_core::{Body, Moment, Now, Segment, Step, Written};
 use slab::Slab;
 use socket2::SockRef;
 
 use crate::access_log::Entry;
+use crate::clock;
 use crate::files::{SMALL_FILE, SharedFile};
-use crate::handler::{Handler, Now, Step, recycle_head, spare_head};
+use crate::handler::{Handler, recycle_head};
 use crate::server::{Config, Inbox, LOOPBACK_SEND_BUFFER, Shared, on_loopback};
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -355,7 +356,7 @@ impl<H: Handler> Worker<'_, H> {
         if can_accept || !self.again.is_empty() {
             return Some(Duration::ZERO);
         }
-        let now = Now::current().mono;
+        let now = clock::now().mono;
         let timer = self.timers.peek().map(|Reverse((at, ..))| at.saturating_duration_since(now));
         let paused =
             self.accept_paused.map(|until| until.saturating_duration_since(Instant::now()));
@@ -609,7 +610,7 @@ impl<H: Handler> Worker<'_, H> {
                         // and given to it if the deadline comes first.
                         fresh = start < end;
                         if !fresh {
-                            conn.unarmed = Some(Now::current().mono);
+                            conn.unarmed = Some(clock::now().mono);
                         }
                         let keep_alive = out.keep_alive;
                         recycle_head(out.head);
@@ -619,14 +620,14 @@ impl<H: Handler> Worker<'_, H> {
                         continue;
                     }
                     Ok(Wrote::Yield) => {
-                        let now = Now::current().mono;
+                        let now = clock::now().mono;
                         conn.deadline = Some(now.saturating_add(self.config.send_timeout));
                         self.again.push((key, conn.serial));
                         break Next::Wait;
                     }
                     Ok(Wrote::Blocked { progressed }) => {
                         if progressed || conn.deadline.is_none() {
-                            let now = Now::current().mono;
+                            let now = clock::now().mono;
                             conn.deadline = Some(now.saturating_add(self.config.send_timeout));
                         }
                         break Next::Wait;
@@ -643,7 +644,7 @@ impl<H: Handler> Worker<'_, H> {
             if fresh || woke {
                 fresh = false;
                 crate::files::serving(conn.read_mark);
-                let now = Now::current();
+                let now = clock::now();
                 let unarmed = conn.unarmed.take();
                 if let Some(since) = unarmed
                     && woke
@@ -676,14 +677,11 @@ impl<H: Handler> Worker<'_, H> {
                             fresh = true;
                             continue;
                         }
-                        Step::Respond { consumed, response } => {
-                            Some((consumed, response.written(spare_head())))
-                        }
-                        Step::RespondWritten { consumed, response } => Some((consumed, response)),
+                        Step::Respond { consumed, response } => Some((consumed, response)),
                         // An idle connection that timed out has nothing unread
                         // to drain; any other close may.
-                        Step::Close if woke => break Next::Close,
-                        Step::Close => break Next::Linger,
+                        _ if woke => break Next::Close,
+                        _ => break Next::Linger,
                     };
                 if let Some((consumed, response)) = written {
                     match Outgoing::new(response, consumed, now.wall) {
@@ -736,7 +734,7 @@ impl<H: Handler> Worker<'_, H> {
             // handler that armed none still does not wait for ever.
             let wait = self.handler.poll_timeout(&conn.proto);
             let idle = self.handler.site().limits.idle_timeout;
-            conn.deadline = Some(wait.unwrap_or_else(|| Now::current().mono.saturating_add(idle)));
+            conn.deadline = Some(wait.unwrap_or_else(|| clock::now().mono.saturating_add(idle)));
         }
         conn.pending.extend_from_slice(&scratch[start..end]);
         if conn.pending.is_empty() && conn.pending.capacity() > 4096 {
@@ -820,7 +818,7 @@ impl<H: Handler> Worker<'_, H> {
         conn.out = None;
         conn.lingering = Some(drained);
         conn.readable = true;
-        conn.deadline = Some(Now::current().mono.saturating_add(LINGER_TIME));
+        conn.deadline = Some(clock::now().mono.saturating_add(LINGER_TIME));
         self.linger(key);
     }
 
@@ -871,7 +869,7 @@ impl<H: Handler> Worker<'_, H> {
 
     /// Act on every deadline that has passed.
     fn expire(&mut self) {
-        let now = Now::current().mono;
+        let now = clock::now().mono;
         while let Some(&Reverse((at, key, serial))) = self.timers.peek() {
             if at > now {
                 break;
@@ -1107,7 +1105,7 @@ fn send_file(stream: &TcpStream, file: &std::fs::File, offset: u64, len: u64) ->
 
 fn log<C>(shared: &Shared, conn: &Conn<C>, out: &Outgoing, input: &[u8]) {
     let Some(log) = &shared.log else { return };
-    let now = Now::current().mono;
+    let now = clock::now().mono;
     log.log(&Entry {
         peer: conn.peer,
         when: out.when,
@@ -1132,7 +1130,7 @@ fn is_transient(error: &io::Error) -> bool {
 /// takes the small answer whole; what the client already sent is read
 /// first, so the close is not a reset that destroys the answer.
 fn refuse(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
-    let now = Now::current();
+    let now = clock::now();
     let response = portico_core::closing_response::<()>(503, now.wall);
     let mut bytes = response.head_bytes();
     for segment in response.body().segments() {

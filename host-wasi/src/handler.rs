@@ -6,11 +6,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use portico::{
-    Handler, Now, OpenFiles, Opened as Found, Reloadable, RootDir, SharedFile, Snapshot, Step,
+use portico::{Handler, OpenFiles, Opened as Found, Reloadable, RootDir, SharedFile, Snapshot};
+use portico_abi::{Call, FileRef, Miss, Refusal, StepResult};
+use portico_core::{
+    Lookup, Moment, Now, STATE_LEN, Segment, Site, Step, Written, closing_response,
 };
-use portico_abi::{Action, Call, FileRef, Miss, Refusal, StepResult};
-use portico_core::{Lookup, Moment, STATE_LEN, Segment, Site, Written, closing_response};
+
+/// A step as the server loop takes it: the core's, its file opened.
+type Answer = Step<Written<SharedFile>>;
 
 use crate::sandbox::{GuestFailure, Resident, Sandbox};
 
@@ -70,7 +73,7 @@ impl WasiHandler {
         call: &Call,
         input: &[u8],
         now: Now,
-    ) -> Result<StepResult, Step> {
+    ) -> Result<StepResult, Answer> {
         resident.step(call, input).map_err(|failure| match failure {
             GuestFailure::Timeout => {
                 eprintln!("portico-wasi: the guest ran out of time; instance replaced");
@@ -110,19 +113,19 @@ impl WasiHandler {
 
     /// What a guest's result means for the connection.
     fn act(&self, worker: &Worker<'_>, result: StepResult, now: Now) -> Acted {
-        let StepResult { state, wake_at, awaiting_head, input_complete, action, .. } = result;
+        let StepResult { state, wake_at, awaiting_head, input_complete, step, .. } = result;
         let next = WasiConn { state, wake_at, awaiting_head, input_complete };
-        let step = match action {
-            Action::NeedMore => Step::NeedMore,
-            Action::Discard(n) => Step::Discard(n as usize),
-            Action::Close => Step::Close,
-            Action::Respond { consumed, response } => match self.deliver(worker, response) {
-                Ok(response) => Step::RespondWritten { consumed: consumed as usize, response },
+        let step = match step {
+            Step::NeedMore => Step::NeedMore,
+            Step::Discard(n) => Step::Discard(n),
+            Step::Close => Step::Close,
+            Step::Respond { consumed, response } => match self.deliver(worker, response) {
+                Ok(response) => Step::Respond { consumed, response },
                 Err(Opened::Refused(refusal)) => return Acted::Refused(refusal),
                 Err(Opened::Changed) => Step::Close,
                 Err(Opened::Broken) => fault(now, "a body range beyond its file"),
             },
-            _ => fault(now, "an action this host does not know"),
+            _ => fault(now, "a step this host does not know"),
         };
         Acted::Done(next, step)
     }
@@ -161,7 +164,7 @@ struct Worker<'a> {
 /// A guest result, acted on.
 enum Acted {
     /// The connection's next state, and what to do.
-    Done(WasiConn, Step),
+    Done(WasiConn, Answer),
     /// The file the guest named cannot be served: ask again.
     Refused(Refusal),
 }
@@ -216,7 +219,7 @@ impl Handler for WasiHandler {
         input: &[u8],
         now: Now,
         timed_out: bool,
-    ) -> Step {
+    ) -> Answer {
         let mut call = Call::new(conn.state, now.wall, now.mono);
         call.timed_out = timed_out;
         let first = match self.call(resident, &call, input, now) {
@@ -275,11 +278,12 @@ impl Handler for WasiHandler {
     }
 }
 
-fn closing(status: u16, now: Now) -> Step {
-    Step::Respond { consumed: 0, response: closing_response(status, now.wall) }
+fn closing(status: u16, now: Now) -> Answer {
+    let response = closing_response(status, now.wall).written(portico::spare_head());
+    Step::Respond { consumed: 0, response }
 }
 
-fn fault(now: Now, why: &str) -> Step {
+fn fault(now: Now, why: &str) -> Answer {
     // wasmtime's traps carry a multi-line backtrace: keep the log one line.
     let why = portico::cli::one_line(why);
     eprintln!("portico-wasi: guest failure: {why}; instance replaced");

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow, bail};
 use portico::{Identity, Reloadable};
 use portico_abi::{
-    ABI_VERSION, Action, Call, StepResult, decode_result_into, encode_call_into, encode_site,
+    ABI_VERSION, Call, StepResult, decode_result_into, encode_call_into, encode_site,
 };
-use portico_core::Site;
+use portico_core::{Site, Step};
 use sha2::{Digest as _, Sha256};
 use wasi_common::WasiCtx;
 use wasi_common::snapshots::preview_1::types::Errno;
@@ -479,8 +479,8 @@ impl Instance {
             .ok_or_else(|| anyhow!("result out of bounds"))?;
         let result = decode_result_into(bytes, portico::spare_head())
             .map_err(|e| anyhow!("malformed result: {e}"))?;
-        let consumed = match &result.action {
-            Action::Discard(n) | Action::Respond { consumed: n, .. } => *n as usize,
+        let consumed = match &result.step {
+            Step::Discard(n) | Step::Respond { consumed: n, .. } => *n,
             _ => 0,
         };
         if consumed > input_len {

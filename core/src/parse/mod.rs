@@ -12,6 +12,7 @@ mod semantics;
 pub use grammar::MAX_METHOD;
 pub use grammar::{field_run, is_tchar};
 
+use crate::request::{Header, Version};
 use crate::{Limits, ProtocolError, Request};
 
 /// True if `buf`, after any empty lines, starts with the `HEAD` method:
@@ -61,4 +62,84 @@ pub fn parse_request<'b>(
         Err(nom::Err::Incomplete(_)) => Ok(Parsed::Partial),
         Err(nom::Err::Error(fail) | nom::Err::Failure(fail)) => Err(fail.0),
     }
+}
+
+/// A request from parts that some other parser produced, checked as
+/// [`parse_request`] checks the same head sent as bytes (see
+/// [`Request::from_parts`]).
+pub(crate) fn request_from_parts<'b>(
+    method: &'b str,
+    target: &'b str,
+    version: Version,
+    fields: impl IntoIterator<Item = (&'b str, &'b [u8])>,
+    limits: &Limits,
+) -> Result<Request<'b>, ProtocolError> {
+    // As the grammar reads the request-line: a run of token bytes longer
+    // than any method is 501, then a bad byte or an empty method 400;
+    // then the target's charset, where a run past the limit is 414.
+    let run = method.bytes().position(|b| !is_tchar(b)).unwrap_or(method.len());
+    if run > MAX_METHOD {
+        return Err(ProtocolError::LongMethod);
+    }
+    if run == 0 || run < method.len() {
+        return Err(ProtocolError::Malformed);
+    }
+    let run = target.bytes().position(|b| !b.is_ascii_graphic()).unwrap_or(target.len());
+    if run > limits.max_target {
+        return Err(ProtocolError::TargetTooLong);
+    }
+    if run == 0 || run < target.len() {
+        return Err(ProtocolError::Malformed);
+    }
+    // Where the head as bytes would have each field line: past
+    // `max_head` the parser would have stopped with 431 before it saw
+    // what follows, so that is the answer here too.
+    let mut at = method.len() + target.len() + " ".len() * 2 + "HTTP/1.1\r\n".len();
+    let mut headers = Vec::new();
+    for (name, value) in fields {
+        // In the grammar's order: the line's first byte (whitespace there
+        // is obs-fold, a lone CR no line end), then the count, then the
+        // field.
+        if at >= limits.max_head {
+            return Err(ProtocolError::HeadTooLarge);
+        }
+        if matches!(name.as_bytes().first(), Some(b' ' | b'\t' | b'\r')) {
+            return Err(ProtocolError::Malformed);
+        }
+        if headers.len() == limits.max_headers {
+            return Err(ProtocolError::HeadTooLarge);
+        }
+        let value = trim_ows(value);
+        let bad = match name.bytes().position(|b| !is_tchar(b)) {
+            Some(i) => Some(i),
+            None if name.is_empty() => Some(0),
+            None => {
+                let run = field_run(value);
+                (run < value.len()).then_some(name.len() + ": ".len() + run)
+            }
+        };
+        if let Some(i) = bad {
+            let beyond = at + i >= limits.max_head;
+            return Err(if beyond {
+                ProtocolError::HeadTooLarge
+            } else {
+                ProtocolError::Malformed
+            });
+        }
+        at += name.len() + ": ".len() + value.len() + "\r\n".len();
+        headers.push(Header { name, value });
+    }
+    if at + "\r\n".len() > limits.max_head {
+        return Err(ProtocolError::HeadTooLarge);
+    }
+    let raw = grammar::RawHead { method, target, version, headers };
+    semantics::check(raw, 0, limits)
+}
+
+/// A field value without the optional whitespace around it (RFC 9110
+/// §5.5: SP and HTAB), as the grammar leaves it.
+fn trim_ows(value: &[u8]) -> &[u8] {
+    let start = value.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(value.len());
+    let end = value.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |at| at + 1);
+    &value[start..end]
 }

@@ -263,8 +263,8 @@ fn matching<'s>(site: &'s Site, path: &SafePath) -> Vec<&'s PathRule> {
 }
 
 /// The fields every response ends with: `nosniff`, CORS, the site's
-/// extra fields, those of `rules` (the rules matching a file response's
-/// file; none for other responses), and `Connection`.
+/// extra fields, and those of `rules` (the rules matching a file
+/// response's file; none for other responses).
 fn finish<H>(
     status: u16,
     mut headers: Headers,
@@ -291,14 +291,10 @@ fn finish<H>(
     for (name, value) in rules.iter().flat_map(|rule| rule.headers.iter()) {
         let _ = headers.try_set(name.to_owned(), value.clone());
     }
-    if !exchange.keep_alive {
-        headers.add("Connection", "close");
-    } else if exchange.echo_keep_alive {
-        headers.add("Connection", "keep-alive");
-    }
     // Built whole: `ResponseHead::new` would allocate a field list only
-    // to drop it for this one.
-    let head = ResponseHead { status, headers, keep_alive: exchange.keep_alive };
+    // to drop it for this one. `Connection` is the serialiser's.
+    let head =
+        ResponseHead::with_headers(status, headers, exchange.keep_alive, exchange.client_version);
     Response::from_parts(head, body)
 }
 
@@ -382,7 +378,7 @@ mod tests {
         Exchange {
             now: SystemTime::UNIX_EPOCH,
             keep_alive: true,
-            echo_keep_alive: false,
+            client_version: crate::Version::Http11,
             head_only: false,
         }
     }
@@ -658,11 +654,13 @@ mod tests {
         let closed = response(Plan::<()>::page(404, "x"), &closing, &Site::default());
         assert_eq!(closed.body(), &Body::Empty);
         assert!(!closed.keep_alive());
-        assert_eq!(closed.headers().get("Connection").unwrap().to_text(), "close");
-        let http10 = Exchange { echo_keep_alive: true, ..exchange() };
+        assert!(closed.headers().get("Connection").is_none(), "hop-by-hop: the serialiser's");
+        assert!(closed.head_bytes().ends_with(b"\r\nConnection: close\r\n\r\n"));
+        let http10 = Exchange { client_version: crate::Version::Http10, ..exchange() };
         let kept =
             response(Plan::<()>::Redirect { location: "/d/".into() }, &http10, &Site::default());
-        assert_eq!(kept.headers().get("Connection").unwrap().to_text(), "keep-alive");
+        assert!(kept.headers().get("Connection").is_none());
+        assert!(kept.head_bytes().ends_with(b"\r\nConnection: keep-alive\r\n\r\n"));
         assert_eq!(kept.status(), 301);
     }
 }

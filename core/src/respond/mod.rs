@@ -126,7 +126,7 @@ pub(crate) struct Exchange {
     pub(crate) now: SystemTime,
     pub(crate) keep_alive: bool,
     /// An HTTP/1.0 client only keeps the connection if told so.
-    pub(crate) echo_keep_alive: bool,
+    pub(crate) client_version: Version,
     /// HEAD: the same head as GET, no body (RFC 9110 §9.3.2).
     pub(crate) head_only: bool,
 }
@@ -136,7 +136,7 @@ impl Exchange {
         Self {
             now: date_range(now),
             keep_alive: request.keep_alive(),
-            echo_keep_alive: request.keep_alive() && request.version() == Version::Http10,
+            client_version: request.version(),
             head_only: request.method() == Method::Head,
         }
     }
@@ -144,7 +144,7 @@ impl Exchange {
     /// A response that ends the connection (errors a connection or a host
     /// gives).
     fn closing(now: SystemTime, head_only: bool) -> Self {
-        Self { now: date_range(now), keep_alive: false, echo_keep_alive: false, head_only }
+        Self { now: date_range(now), keep_alive: false, client_version: Version::Http11, head_only }
     }
 }
 

@@ -32,7 +32,7 @@ use std::time::{Duration, SystemTime};
 
 use portico_core::{
     Body, FieldValue, FileId, Headers, Limits, Lookup, Moment, Part, PathRule, STATE_LEN, SafePath,
-    Site, Written,
+    Site, Step, Written,
 };
 
 /// The version of this ABI: what `portico_abi_version` returns. A host
@@ -209,8 +209,13 @@ pub struct StepResult {
     /// lingering close. Off by default (see
     /// [`StepResult::with_input_complete`]).
     pub input_complete: bool,
-    /// What to do.
-    pub action: Action,
+    /// What to do: the core's own [`Step`]. A response's head is written
+    /// out ([`portico_core::Response::written`]) and its file named by a
+    /// [`FileRef`]; [`decode_result`] accepts only a head that is a status
+    /// line with its status, header fields that cannot split it (a token,
+    /// a colon, a value without CR, LF or other controls but tab), and the
+    /// empty line, and a `consumed` or a discard that fits in a `u32`.
+    pub step: Step<Written<FileRef>>,
 }
 
 impl StepResult {
@@ -220,9 +225,9 @@ impl StepResult {
         state: [u8; STATE_LEN],
         wake_at: Option<Moment>,
         awaiting_head: bool,
-        action: Action,
+        step: Step<Written<FileRef>>,
     ) -> Self {
-        Self { state, wake_at, awaiting_head, input_complete: false, action }
+        Self { state, wake_at, awaiting_head, input_complete: false, step }
     }
 
     /// With [`StepResult::input_complete`] set as given.
@@ -231,31 +236,6 @@ impl StepResult {
         self.input_complete = input_complete;
         self
     }
-}
-
-/// What the host does after a step.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Action {
-    /// Read more bytes and step again.
-    NeedMore,
-    /// Drop this many (request body) bytes and step again.
-    Discard(u32),
-    /// Drop `consumed` bytes, send the response, then go on or close as
-    /// it says.
-    Respond {
-        /// Input bytes the request head took (0 for a rejection).
-        consumed: u32,
-        /// The response, its head written out
-        /// ([`portico_core::Response::written`]), its file named by a
-        /// [`FileRef`]. [`decode_result`] accepts only a head that is a
-        /// status line with this status, header fields that cannot split
-        /// it (a token, a colon, a value without CR, LF or other controls
-        /// but tab), and the empty line.
-        response: Written<FileRef>,
-    },
-    /// Close without writing.
-    Close,
 }
 
 /// Whether `head` is a head with `status` that cannot be split: the
@@ -482,8 +462,8 @@ pub fn encode_result(result: &StepResult) -> Vec<u8> {
 /// Append the encoding of a step result to `out` (the guest writes its
 /// block's length word first, and the result after it, in one buffer).
 pub fn encode_result_into(result: &StepResult, out: &mut Vec<u8>) {
-    let generated = match &result.action {
-        Action::Respond { response, .. } => match &response.body {
+    let generated = match &result.step {
+        Step::Respond { response, .. } => match &response.body {
             Body::Bytes(bytes) => bytes.len(),
             Body::Parts { parts, .. } => parts.len() * 24,
             _ => 0,
@@ -497,22 +477,24 @@ pub fn encode_result_into(result: &StepResult, out: &mut Vec<u8>) {
         | u8::from(result.wake_at.is_some()) << 1
         | u8::from(result.input_complete) << 2);
     w.u64(result.wake_at.map_or(0, Moment::as_nanos));
-    match &result.action {
-        Action::NeedMore => {
-            w.u8(0);
-            w.u32(0);
-        }
-        Action::Discard(n) => {
+    match &result.step {
+        Step::Discard(n) => {
             w.u8(1);
-            w.u32(*n);
+            w.u32(len32(*n));
         }
-        Action::Respond { consumed, response } => {
+        Step::Respond { consumed, response } => {
             w.u8(2);
-            w.u32(*consumed);
+            w.u32(len32(*consumed));
             w.answer(response);
         }
-        Action::Close => {
+        Step::Close => {
             w.u8(3);
+            w.u32(0);
+        }
+        // NeedMore, and any step this version cannot carry: the host waits
+        // for bytes and steps again, which changes nothing.
+        _ => {
+            w.u8(0);
             w.u32(0);
         }
     }
@@ -542,24 +524,24 @@ pub fn decode_result_into(bytes: &[u8], head: Vec<u8>) -> Result<StepResult, Abi
     };
     let tag = r.u8()?;
     let consumed = r.u32()?;
-    let action = match tag {
+    let step = match tag {
         0 | 3 if consumed != 0 => return Err(AbiError::BadTag("consumed without a response")),
-        0 => Action::NeedMore,
+        0 => Step::NeedMore,
         1 if consumed == 0 => return Err(AbiError::NoProgress),
-        1 => Action::Discard(consumed),
+        1 => Step::Discard(consumed as usize),
         2 => {
             let response = r.answer(head)?;
             if response.keep_alive && consumed == 0 {
                 return Err(AbiError::NoProgress);
             }
-            Action::Respond { consumed, response }
+            Step::Respond { consumed: consumed as usize, response }
         }
-        3 => Action::Close,
-        _ => return Err(AbiError::BadTag("action")),
+        3 => Step::Close,
+        _ => return Err(AbiError::BadTag("step")),
     };
     r.end()?;
     let (awaiting_head, input_complete) = (flags & 1 != 0, flags & 0b100 != 0);
-    Ok(StepResult { state, wake_at, awaiting_head, input_complete, action })
+    Ok(StepResult { state, wake_at, awaiting_head, input_complete, step })
 }
 
 fn len16(n: usize) -> u16 {

@@ -7,12 +7,12 @@
 use std::time::{Duration, SystemTime};
 
 use portico_abi::{
-    AbiError, Action, Call, FileRef, Miss, Refusal, StepResult, decode_call, decode_result,
-    decode_site, encode_call, encode_result, encode_site,
+    AbiError, Call, FileRef, Miss, Refusal, StepResult, decode_call, decode_result, decode_site,
+    encode_call, encode_result, encode_site,
 };
 use portico_core::{
     Body, FileId, Headers, Limits, Moment, Part, PathRule, Response, ResponseHead, STATE_LEN,
-    SafePath, Site, Written,
+    SafePath, Site, Step, Written,
 };
 use proptest::prelude::*;
 
@@ -102,12 +102,15 @@ fn state() -> impl Strategy<Value = [u8; STATE_LEN]> {
 
 fn step_result() -> impl Strategy<Value = StepResult> {
     let action = prop_oneof![
-        Just(Action::NeedMore),
-        (1u32..).prop_map(Action::Discard),
+        Just(Step::NeedMore),
+        (1u32..).prop_map(|n| Step::Discard(n as usize)),
         (any::<u32>(), response())
             .prop_filter("a kept-alive response consumes", |(c, r)| *c > 0 || !r.keep_alive)
-            .prop_map(|(consumed, response)| Action::Respond { consumed, response }),
-        Just(Action::Close),
+            .prop_map(|(consumed, response)| Step::Respond {
+                consumed: consumed as usize,
+                response
+            }),
+        Just(Step::Close),
     ];
     (state(), prop::option::of(any::<u64>()), any::<(bool, bool)>(), action).prop_map(
         |(state, wake, (awaiting_head, input_complete), action)| {
@@ -259,7 +262,7 @@ fn guests_are_not_trusted() {
             [0; STATE_LEN],
             None,
             false,
-            Action::Respond {
+            Step::Respond {
                 consumed,
                 response: Response::from_parts(head, body).written(Vec::new()),
             },
@@ -279,7 +282,7 @@ fn guests_are_not_trusted() {
         );
     }
     // A discard of nothing.
-    let discard = encode_result(&StepResult::new([0; STATE_LEN], None, false, Action::Discard(1)));
+    let discard = encode_result(&StepResult::new([0; STATE_LEN], None, false, Step::Discard(1)));
     let mut zero = discard.clone();
     let at = STATE_LEN + 1 + 8 + 1;
     zero[at..at + 4].copy_from_slice(&0u32.to_le_bytes());

@@ -11,9 +11,9 @@
 //! time and identity seen) for the host to stream, so they never pass
 //! through guest memory.
 //!
-//! The exports speak ABI version 4 (`docs/ABI.md`); every value crossing
-//! them is encoded and decoded by `portico-abi`, the crate the host uses
-//! too.
+//! The exports speak the ABI of `portico_abi::ABI_VERSION` (`docs/ABI.md`);
+//! every value crossing them is encoded and decoded by `portico-abi`, the
+//! crate the host uses too.
 
 // Exports need `#[unsafe(no_mangle)]`, and the ABI hands raw pointers
 // across the boundary; every use is commented.
@@ -23,12 +23,9 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use portico_abi::{
-    ABI_VERSION, Action, Call, FileRef, Refusal, StepResult, decode_call, decode_site,
-    encode_result_into,
+    ABI_VERSION, Call, FileRef, Refusal, StepResult, decode_call, decode_site, encode_result_into,
 };
-use portico_core::{
-    Connection, Event, FileLookup, Lookup, SafePath, Site, error_response, respond,
-};
+use portico_core::{Connection, FileLookup, Lookup, Now, SafePath, Site, Step};
 
 /// The configuration `portico_configure` set, or the defaults.
 static SITE: OnceLock<Site> = OnceLock::new();
@@ -229,32 +226,21 @@ thread_local! {
     static HEAD: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(512));
 }
 
-/// One step, as plain Rust: the exports below only move bytes.
+/// One step, as plain Rust: the core's driver ([`Connection::step`]) on
+/// the state the host handed over; the exports below only move bytes.
 #[must_use]
 pub fn step(call: &Call, input: &[u8]) -> StepResult {
     let site = site();
     let Some(mut conn) = Connection::from_bytes(site.limits, &call.state) else {
-        return StepResult::new(call.state, None, false, Action::Close);
+        return StepResult::new(call.state, None, false, Step::Close);
     };
     if call.timed_out {
         conn.handle_timeout(call.now);
     }
-    let action = match conn.poll(input, call.now) {
-        Event::NeedMore => Action::NeedMore,
-        Event::Discard(n) => Action::Discard(u32::try_from(n).unwrap_or(u32::MAX)),
-        Event::Request(request) => {
-            let files = AsRefused { root: &WasiRoot, refusal: call.refused.as_ref() };
-            let response = respond(&request, site, &files, call.wall);
-            let consumed = u32::try_from(request.head_len()).unwrap_or(u32::MAX);
-            Action::Respond { consumed, response: response.written(spare_head()) }
-        }
-        Event::Reject(rejection) => Action::Respond {
-            consumed: 0,
-            response: error_response(rejection, call.wall).written(spare_head()),
-        },
-        _ => Action::Close,
-    };
-    StepResult::new(conn.to_bytes(), conn.poll_timeout(), conn.awaiting_head(), action)
+    let files = AsRefused { root: &WasiRoot, refusal: call.refused.as_ref() };
+    let now = Now::new(call.wall, call.now);
+    let step = conn.step(input, now, site, &files).written(spare_head());
+    StepResult::new(conn.to_bytes(), conn.poll_timeout(), conn.awaiting_head(), step)
         .with_input_complete(conn.input_complete())
 }
 
@@ -350,7 +336,7 @@ pub unsafe extern "C" fn portico_step(
     let (call, input) = unsafe { (bytes(call, call_len), bytes(input, input_len)) };
     let result = match decode_call(call) {
         Ok(call) => step(&call, input),
-        Err(_) => StepResult::new([0; portico_core::STATE_LEN], None, false, Action::Close),
+        Err(_) => StepResult::new([0; portico_core::STATE_LEN], None, false, Step::Close),
     };
     let ptr = BLOCK.with_borrow_mut(|block| {
         block.clear();
@@ -362,7 +348,7 @@ pub unsafe extern "C" fn portico_step(
         block[..4].copy_from_slice(&total.to_le_bytes());
         block.as_mut_ptr()
     });
-    if let Action::Respond { response, .. } = result.action {
+    if let Step::Respond { response, .. } = result.step {
         HEAD.set(response.head);
     }
     ptr
