@@ -3,21 +3,17 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
 // Flags from the environment read as people write them: `1`, `yes`,
 // `on`, `true` (and `0`, `no`, `off`, `false`).
-use clap::builder::BoolishValueParser;
-use portico_core::{Limits, PathRule, Site};
+use clap::builder::{BoolishValueParser, PossibleValuesParser, TypedValueParser as _};
+use clap::parser::ValueSource;
+use portico_config::{DEFAULT_MAX_CONNECTIONS, LogFormat, MAX_WORKERS, Options, parse};
+use portico_core::Site;
 
-use crate::access_log::LogFormat;
-use crate::config::{self, RuleConfig};
-use crate::server::{Config, DEFAULT_MAX_CONNECTIONS};
-
-/// The most `--workers`: each may hold a sandbox instance of its own.
-pub const MAX_WORKERS: i64 = 128;
+use crate::server::Config;
 
 /// The options of `portico` (and, flattened into its own, `portico-wasi`).
 #[derive(clap::Args, Clone, Debug)]
@@ -31,7 +27,7 @@ pub struct ServeArgs {
     pub port: u16,
 
     /// The address to listen on, IPv4 or IPv6 (e.g. 0.0.0.0, ::1).
-    #[arg(short, long, default_value = "127.0.0.1", value_parser = parse_ip, env = "PORTICO_BIND", help_heading = LISTEN)]
+    #[arg(short, long, default_value = "127.0.0.1", value_parser = parse::ip, env = "PORTICO_BIND", help_heading = LISTEN)]
     pub bind: IpAddr,
 
     /// Connections open at once; a new one beyond it closes the longest-idle one (or gets 503
@@ -40,7 +36,7 @@ pub struct ServeArgs {
     pub max_connections: u32,
 
     /// Worker threads, each serving its share of the connections; 0: one per core (half the cores on a loopback address, whose clients share them)
-    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=MAX_WORKERS), env = "PORTICO_WORKERS", help_heading = LISTEN)]
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_WORKERS)), env = "PORTICO_WORKERS", help_heading = LISTEN)]
     pub workers: u32,
 
     /// Seconds a response may wait for its client to take a byte; then it is dropped
@@ -61,19 +57,19 @@ pub struct ServeArgs {
     pub quiet: bool,
 
     /// Access-log lines on stdout: Common Log Format, plus Referer and User-Agent, or JSON
-    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Common, env = "PORTICO_LOG_FORMAT", help_heading = LOGS)]
+    #[arg(long, value_name = "FORMAT", default_value_t = LogFormat::Common, value_parser = PossibleValuesParser::new(LogFormat::NAMES).map(|name| LogFormat::from_name(&name).unwrap_or_default()), env = "PORTICO_LOG_FORMAT", help_heading = LOGS)]
     pub log_format: LogFormat,
 
     /// A file to serve for a directory (repeatable, first found wins) [default: index.html]
-    #[arg(long = "index", value_name = "NAME", value_parser = parse_index, env = "PORTICO_INDEX", value_delimiter = ',', help_heading = SITE)]
+    #[arg(long = "index", value_name = "NAME", value_parser = parse::index, env = "PORTICO_INDEX", value_delimiter = ',', help_heading = SITE)]
     pub index: Vec<String>,
 
     /// Add 'Name: value' to every response (repeatable; replaces portico's own)
-    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header, env = "PORTICO_HEADER", value_delimiter = '\n', help_heading = SITE)]
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse::header, env = "PORTICO_HEADER", value_delimiter = '\n', help_heading = SITE)]
     pub header: Vec<(String, String)>,
 
     /// Cache-Control for files, e.g. 'max-age=3600'
-    #[arg(long, value_name = "VALUE", value_parser = parse_cache_control, env = "PORTICO_CACHE_CONTROL", help_heading = SITE)]
+    #[arg(long, value_name = "VALUE", value_parser = parse::cache_control, env = "PORTICO_CACHE_CONTROL", help_heading = SITE)]
     pub cache_control: Option<String>,
 
     /// Serve and list names starting with '.' (.well-known always is served)
@@ -90,7 +86,7 @@ pub struct ServeArgs {
 
     /// Serve FILE (relative to the root) with 200 for a missing page a browser navigates to
     /// (a request that accepts text/html); assets still get 404
-    #[arg(long, value_name = "FILE", value_parser = parse_fallback, env = "PORTICO_FALLBACK", help_heading = SITE)]
+    #[arg(long, value_name = "FILE", value_parser = parse::fallback, env = "PORTICO_FALLBACK", help_heading = SITE)]
     pub fallback: Option<String>,
 
     /// A single-page app: the same as --fallback index.html
@@ -113,9 +109,10 @@ pub struct ServeArgs {
     #[arg(long, help_heading = CONFIG)]
     pub man: bool,
 
-    /// Path rules, from the configuration file only.
+    /// Every option's value once the configuration file is read (by
+    /// [`parse`] and [`reload`]): what the server runs with.
     #[arg(skip)]
-    pub rules: Vec<RuleConfig>,
+    pub options: Options,
 }
 
 const LISTEN: &str = "Listening";
@@ -126,96 +123,75 @@ const CONFIG: &str = "Configuration";
 impl ServeArgs {
     /// The address to bind.
     pub fn addr(&self) -> SocketAddr {
-        SocketAddr::new(self.bind, self.port)
+        self.options.listening().addr
     }
 
-    /// The socket configuration these options describe.
+    /// The socket configuration the options describe.
     pub fn config(&self) -> Config {
+        let listening = self.options.listening();
         Config {
-            max_connections: self.max_connections as usize,
-            workers: self.workers as usize,
-            send_timeout: Duration::from_secs(self.send_timeout),
-            access_log: (!self.quiet).then_some(self.log_format),
+            max_connections: listening.max_connections,
+            workers: listening.workers,
+            send_timeout: listening.send_timeout,
+            access_log: listening.access_log,
             ..Config::default()
         }
     }
 
-    /// The site configuration these options describe: the one place
-    /// either host builds it (portico-wasi hands it to its guest too).
+    /// The site configuration the options describe: the one place either
+    /// host builds it (portico-wasi hands it to its guest too).
     pub fn site(&self) -> anyhow::Result<Site> {
-        let limits = Limits::default()
-            .with_idle_timeout(Duration::from_secs(self.idle_timeout))
-            .with_head_timeout(Duration::from_secs(self.head_timeout));
-        let mut site = Site::default()
-            .with_limits(limits)
-            .with_hidden(self.hidden)
-            .with_listings(!self.no_listing)
-            .with_cors(self.cors);
-        let fallback = if self.spa { Some("index.html") } else { self.fallback.as_deref() };
-        site = site.with_fallback(fallback)?;
-        if !self.index.is_empty() {
-            site = site.with_index_names(self.index.iter().cloned())?;
-        }
-        site = site.with_cache_control(self.cache_control.clone())?;
-        for (name, value) in &self.header {
-            site = site.with_header(name.clone(), value.clone())?;
-        }
-        for config in &self.rules {
-            site = site.with_rule(rule(config)?);
-        }
-        Ok(site)
+        Ok(self.options.site()?)
     }
-}
 
-/// A configuration file's rule as the core's.
-pub(crate) fn rule(config: &RuleConfig) -> anyhow::Result<PathRule> {
-    let mut rule =
-        PathRule::new(config.path.clone())?.with_cache_control(config.cache_control.clone())?;
-    for (name, value) in &config.headers {
-        rule = rule.with_header(name.clone(), value.clone())?;
+    /// The options as the command line and the environment give them (the
+    /// defaults elsewhere), before the configuration file.
+    fn given(&self) -> Options {
+        let mut options = Options::default();
+        options.root = self.root.clone();
+        options.port = self.port;
+        options.bind = self.bind;
+        options.max_connections = self.max_connections;
+        options.workers = self.workers;
+        options.send_timeout = self.send_timeout;
+        options.idle_timeout = self.idle_timeout;
+        options.head_timeout = self.head_timeout;
+        options.quiet = self.quiet;
+        options.log_format = self.log_format;
+        options.index = self.index.clone();
+        options.headers = self.header.clone();
+        options.cache_control = self.cache_control.clone();
+        options.hidden = self.hidden;
+        options.listing = !self.no_listing;
+        options.cors = self.cors;
+        options.fallback = self.fallback.clone();
+        options.spa = self.spa;
+        options
     }
-    Ok(rule)
-}
 
-/// One plain file name, as the site configuration checks it.
-pub(crate) fn parse_index(s: &str) -> Result<String, String> {
-    Site::default().with_index_names([s]).map(|_| s.to_owned()).map_err(|error| error.to_string())
-}
-
-/// `Name: value`, checked as a header field the site may add.
-pub(crate) fn parse_header(s: &str) -> Result<(String, String), String> {
-    let Some((name, value)) = s.split_once(':') else {
-        return Err(format!("'{s}' is not 'Name: value'"));
-    };
-    let (name, value) = (name.to_owned(), value.trim_matches([' ', '\t']).to_owned());
-    Site::default()
-        .with_header(name.clone(), value.clone())
-        .map(|_| (name, value))
-        .map_err(|error| error.to_string())
-}
-
-/// A Cache-Control value with nothing in it that could split the head.
-pub(crate) fn parse_cache_control(s: &str) -> Result<String, String> {
-    Site::default()
-        .with_cache_control(Some(s.to_owned()))
-        .map(|_| s.to_owned())
-        .map_err(|error| error.to_string())
-}
-
-/// A fallback page: a normal path below the root (`index.html`,
-/// `app/shell.html`; a leading `/` is allowed, as people write URLs).
-pub(crate) fn parse_fallback(s: &str) -> Result<String, String> {
-    let path = s.strip_prefix('/').unwrap_or(s);
-    Site::default()
-        .with_fallback(Some(path))
-        .map(|_| path.to_owned())
-        .map_err(|error| error.to_string())
-}
-
-/// `::1` and `[::1]` both work, as people write IPv6 addresses both ways.
-pub(crate) fn parse_ip(s: &str) -> Result<IpAddr, String> {
-    let bare = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or(s);
-    bare.parse().map_err(|_| format!("'{s}' is not an IP address (try 127.0.0.1 or ::1)"))
+    /// Fill [`ServeArgs::options`]: the command line and the environment,
+    /// then the configuration file (if one is named) under them.
+    fn resolve(&mut self, matches: &clap::ArgMatches) -> anyhow::Result<()> {
+        let mut options = self.given();
+        if let Some(path) = &self.config {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the configuration '{}'", path.display()))?;
+            options.apply_file(&text, path, |key| {
+                // The file's keys are the long options, but for these two.
+                let id = match key {
+                    "headers" => "header".to_owned(),
+                    "listing" => "no_listing".to_owned(),
+                    key => key.replace('-', "_"),
+                };
+                matches!(
+                    matches.value_source(&id),
+                    Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+                )
+            })?;
+        }
+        self.options = options;
+        Ok(())
+    }
 }
 
 /// `portico`'s own command line.
@@ -285,15 +261,16 @@ pub fn parse<T: Parser + Serving>(name: &str) -> T {
     }
     // Kept for SIGHUP: a reload reads the same command line again.
     let _ = INVOCATION.set(matches.clone());
-    if let Some(path) = serve.config.clone()
-        && let Err(error) = config::apply(serve, &matches, &path)
-    {
+    if let Err(error) = serve.resolve(&matches) {
         eprintln!("{name}: error: {}", one_line(&format!("{error:#}")));
         std::process::exit(2);
     }
-    let _ = STARTED_ROOT.set(serve.root.clone());
+    let _ = STARTED_ROOT.set(serve.options.root.clone());
     if serve.print_config {
-        match config::effective(serve) {
+        let root = &serve.options.root;
+        // Absolute: a relative root in a file is read relative to the file.
+        let absolute = std::path::absolute(root).unwrap_or_else(|_| root.clone());
+        match portico_config::effective(&serve.options, absolute) {
             Ok(text) => print!("{text}"),
             Err(error) => {
                 eprintln!("{name}: error: {}", one_line(&format!("{error:#}")));
@@ -315,10 +292,8 @@ pub fn reload() -> anyhow::Result<Site> {
     use clap::FromArgMatches as _;
     let matches = INVOCATION.get().context("no command line to reload from")?;
     let mut args = ServeArgs::from_arg_matches(matches)?;
-    if let Some(path) = args.config.clone() {
-        config::apply(&mut args, matches, &path)?;
-    }
-    if STARTED_ROOT.get().is_some_and(|root| *root != args.root) {
+    args.resolve(matches)?;
+    if STARTED_ROOT.get().is_some_and(|root| *root != args.options.root) {
         // Only reported: the web root is opened once, at start.
         eprintln!("portico: the root in the configuration changed; that takes a restart");
     }

@@ -18,21 +18,20 @@ mod access_log;
 mod activation;
 pub mod cli;
 pub mod clock;
-mod config;
 mod files;
 mod handler;
 mod interfaces;
 mod server;
 mod worker;
 
-pub use access_log::LogFormat;
 pub use files::{
     Checked, Identity, OPEN_FILES, OpenFiles, Opened, RootDir, SMALL_FILE, SharedFile, file_id,
 };
 pub use handler::{
     Handler, NativeHandler, NativeWorker, Reloadable, Snapshot, recycle_head, spare_head,
 };
-pub use server::{Config, DEFAULT_MAX_CONNECTIONS, Server, ShutdownHandle};
+pub use portico_config::LogFormat;
+pub use server::{Config, Server, ShutdownHandle};
 
 use anyhow::Context as _;
 
@@ -52,7 +51,8 @@ pub fn serve<H: Handler>(name: &str, args: &cli::ServeArgs, handler: H) -> anyho
     let addr = server.local_addr()?;
     let stop = server.shutdown_handle()?;
     handle_signals(name, stop, server.handler())?;
-    let root = std::fs::canonicalize(&args.root).unwrap_or_else(|_| args.root.clone());
+    let root = &args.options.root;
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.clone());
     let source = if from_systemd { " (socket from systemd)" } else { "" };
     // The first line stays `NAME: serving ROOT at http://ADDR/`: scripts and
     // the tests read the address from it.

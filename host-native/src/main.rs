@@ -8,7 +8,7 @@ use portico::{NativeHandler, RootDir};
 fn main() -> ExitCode {
     let cli: Cli = cli::parse("portico");
     let run = || {
-        let root = RootDir::open(&cli.serve.root)?;
+        let root = RootDir::open(&cli.serve.options.root)?;
         portico::serve("portico", &cli.serve, NativeHandler::new(root, cli.serve.site()?))
     };
     match run() {

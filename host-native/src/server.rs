@@ -13,7 +13,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use socket2::{Domain, SockRef, Socket, Type};
 
-use crate::access_log::{AccessLog, LogFormat};
+use portico_config::LogFormat;
+
+use crate::access_log::AccessLog;
 use crate::handler::Handler;
 use crate::worker;
 
@@ -46,7 +48,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections: portico_config::DEFAULT_MAX_CONNECTIONS as usize,
             send_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(10),
             workers: 0,
@@ -54,11 +56,6 @@ impl Default for Config {
         }
     }
 }
-
-/// The default connection cap: a memory guard rather than a limit anyone
-/// should meet (an idle connection costs a few hundred bytes here, a
-/// socket's buffers in the kernel).
-pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
 
 /// The workers started when none are asked for: one per core this
 /// process may run on, or half of them (at least one) when the listener
