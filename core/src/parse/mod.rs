@@ -103,23 +103,32 @@ pub(crate) fn request_from_parts<'b>(
         if at >= limits.max_head {
             return Err(ProtocolError::HeadTooLarge);
         }
-        if matches!(name.as_bytes().first(), Some(b' ' | b'\t' | b'\r')) {
-            return Err(ProtocolError::Malformed);
+        match name.as_bytes().first() {
+            Some(b' ' | b'\t') => return Err(ProtocolError::Malformed),
+            // A CR is a line end or not by the byte after it: at the end
+            // of the window the parser cannot tell, and it is 431.
+            Some(b'\r') if at + 1 >= limits.max_head => return Err(ProtocolError::HeadTooLarge),
+            Some(b'\r') => return Err(ProtocolError::Malformed),
+            _ => {}
         }
         if headers.len() == limits.max_headers {
             return Err(ProtocolError::HeadTooLarge);
         }
         let value = trim_ows(value);
+        // Where the first bad byte is, and how many bytes from there the
+        // parser needs to call it bad: a CR ending a value might be a line
+        // end until the byte after it is seen.
         let bad = match name.bytes().position(|b| !is_tchar(b)) {
-            Some(i) => Some(i),
-            None if name.is_empty() => Some(0),
+            Some(i) => Some((i, 1)),
+            None if name.is_empty() => Some((0, 1)),
             None => {
                 let run = field_run(value);
-                (run < value.len()).then_some(name.len() + ": ".len() + run)
+                let seen = if value.get(run) == Some(&b'\r') { 2 } else { 1 };
+                (run < value.len()).then_some((name.len() + ": ".len() + run, seen))
             }
         };
-        if let Some(i) = bad {
-            let beyond = at + i >= limits.max_head;
+        if let Some((i, seen)) = bad {
+            let beyond = at + i + seen > limits.max_head;
             return Err(if beyond {
                 ProtocolError::HeadTooLarge
             } else {
