@@ -362,8 +362,6 @@ fn format_into(out: &mut String, format: LogFormat, entry: &Entry<'_>) {
             }
         }
         LogFormat::Json => json_into(out, entry, &head),
-        // A format this build does not know (none yet): the common one.
-        _ => common_into(out, entry, &head),
     }
     out.push('\n');
 }

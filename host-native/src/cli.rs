@@ -10,7 +10,7 @@ use clap::Parser;
 // `on`, `true` (and `0`, `no`, `off`, `false`).
 use clap::builder::{BoolishValueParser, PossibleValuesParser, TypedValueParser as _};
 use clap::parser::ValueSource;
-use portico_config::{DEFAULT_MAX_CONNECTIONS, LogFormat, MAX_WORKERS, Options, parse};
+use portico_config::{DEFAULT_MAX_CONNECTIONS, LogFormat, Options, parse};
 use portico_core::Site;
 
 use crate::server::Config;
@@ -23,7 +23,7 @@ pub struct ServeArgs {
     pub root: PathBuf,
 
     /// The port to listen on; 0 picks a free one.
-    #[arg(short, long, default_value_t = 8080, env = "PORTICO_PORT", help_heading = LISTEN)]
+    #[arg(short, long, default_value_t = 8080, value_parser = parse::port, env = "PORTICO_PORT", help_heading = LISTEN)]
     pub port: u16,
 
     /// The address to listen on, IPv4 or IPv6 (e.g. 0.0.0.0, ::1).
@@ -32,24 +32,24 @@ pub struct ServeArgs {
 
     /// Connections open at once; a new one beyond it closes the longest-idle one (or gets 503
     /// if none is idle). Lowered to fit the open-file limit
-    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS as u32, value_parser = clap::value_parser!(u32).range(1..), env = "PORTICO_MAX_CONNECTIONS", help_heading = LISTEN)]
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = parse::connections, env = "PORTICO_MAX_CONNECTIONS", help_heading = LISTEN)]
     pub max_connections: u32,
 
     /// Worker threads, each serving its share of the connections; 0: one per core (half the cores on a loopback address, whose clients share them)
-    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_WORKERS)), env = "PORTICO_WORKERS", help_heading = LISTEN)]
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = parse::workers, env = "PORTICO_WORKERS", help_heading = LISTEN)]
     pub workers: u32,
 
     /// Seconds a response may wait for its client to take a byte; then it is dropped
-    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..), env = "PORTICO_SEND_TIMEOUT", help_heading = LISTEN)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = parse::seconds, env = "PORTICO_SEND_TIMEOUT", help_heading = LISTEN)]
     pub send_timeout: u64,
 
     /// Seconds an idle keep-alive connection stays open.
-    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..), env = "PORTICO_IDLE_TIMEOUT", help_heading = LISTEN)]
+    #[arg(long, default_value_t = 15, value_parser = parse::seconds, env = "PORTICO_IDLE_TIMEOUT", help_heading = LISTEN)]
     pub idle_timeout: u64,
 
     /// Seconds a client may take to send a whole request head once it has
     /// started one; then 408.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..), env = "PORTICO_HEAD_TIMEOUT", help_heading = LISTEN)]
+    #[arg(long, default_value_t = 10, value_parser = parse::seconds, env = "PORTICO_HEAD_TIMEOUT", help_heading = LISTEN)]
     pub head_timeout: u64,
 
     /// Do not print an access-log line per request.

@@ -84,13 +84,13 @@ impl Options {
         if let Some(value) = file.max_connections
             && unset("max-connections")
         {
-            self.max_connections = parse::connections(&value.get_ref().to_string())
+            self.max_connections = parse::connections_value(*value.get_ref())
                 .map_err(|why| bad(value.span(), "max-connections", why))?;
         }
         if let Some(value) = file.workers
             && unset("workers")
         {
-            self.workers = parse::workers(&value.get_ref().to_string())
+            self.workers = parse::workers_value(*value.get_ref())
                 .map_err(|why| bad(value.span(), "workers", why))?;
         }
         for (value, key) in [
@@ -101,7 +101,7 @@ impl Options {
             if let Some(value) = value
                 && unset(key)
             {
-                let seconds = parse::seconds(&value.get_ref().to_string())
+                let seconds = parse::seconds_value(*value.get_ref())
                     .map_err(|why| bad(value.span(), key, why))?;
                 match key {
                     "idle-timeout" => self.idle_timeout = seconds,

@@ -78,7 +78,6 @@ impl std::error::Error for ConfigError {}
 ///   milliseconds), `remote`, `method`, `path`, `protocol`, `status`,
 ///   `bytes`, `duration_ms`, `user_agent` and `referer`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum LogFormat {
     /// The Common Log Format.
     #[default]

@@ -51,33 +51,46 @@ pub fn ip(s: &str) -> Result<IpAddr, String> {
 
 /// A port number, 0 to 65535.
 pub fn port(s: &str) -> Result<u16, String> {
-    s.trim().parse().map_err(|_| format!("'{s}' is not a port number (0 to 65535)"))
+    number(s, "a port number (0 to 65535)")
 }
 
 /// A connection cap: at least 1.
 pub fn connections(s: &str) -> Result<u32, String> {
-    match s.trim().parse::<u32>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("'{s}' is not a number of connections")),
-    }
+    number(s, "a number of connections").and_then(connections_value)
 }
 
 /// Worker threads: 0 (the host's default) to [`MAX_WORKERS`].
 pub fn workers(s: &str) -> Result<u32, String> {
-    match s.trim().parse::<u32>() {
-        Ok(n) if n <= MAX_WORKERS => Ok(n),
-        _ => Err(format!("at most {MAX_WORKERS} (0: one per core, half on loopback)")),
-    }
+    number(s, "a number of workers").and_then(workers_value)
 }
 
 /// A timeout in whole seconds: at least 1.
 pub fn seconds(s: &str) -> Result<u64, String> {
-    match s.trim().parse::<u64>() {
-        Ok(0) => Err("must be at least 1 (seconds)".into()),
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("'{s}' is not a number of seconds")),
+    number(s, "a number of seconds").and_then(seconds_value)
+}
+
+/// [`connections`] of a number a file already gave as one.
+pub(crate) fn connections_value(n: u32) -> Result<u32, String> {
+    if n == 0 { Err("must be at least 1".into()) } else { Ok(n) }
+}
+
+/// [`workers`] of a number a file already gave as one.
+pub(crate) fn workers_value(n: u32) -> Result<u32, String> {
+    if n > MAX_WORKERS {
+        Err(format!("at most {MAX_WORKERS} (0: one per core, half on loopback)"))
+    } else {
+        Ok(n)
     }
+}
+
+/// [`seconds`] of a number a file already gave as one.
+pub(crate) fn seconds_value(n: u64) -> Result<u64, String> {
+    if n == 0 { Err("must be at least 1 (seconds)".into()) } else { Ok(n) }
+}
+
+/// A whole number, or why `s` is not `what`.
+fn number<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, String> {
+    s.trim().parse().map_err(|_| format!("'{s}' is not {what}"))
 }
 
 /// A log format by name.
