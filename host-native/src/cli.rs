@@ -13,7 +13,7 @@ use clap::parser::ValueSource;
 use portico_config::{DEFAULT_MAX_CONNECTIONS, LogFormat, Options, parse};
 use portico_core::Site;
 
-use crate::server::Config;
+use crate::shared::Config;
 
 /// The options of `portico` (and, flattened into its own, `portico-wasi`).
 #[derive(clap::Args, Clone, Debug)]

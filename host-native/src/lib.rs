@@ -22,6 +22,7 @@ mod files;
 mod handler;
 mod interfaces;
 mod server;
+mod shared;
 mod worker;
 
 pub use files::{
@@ -31,7 +32,8 @@ pub use handler::{
     Handler, NativeHandler, NativeWorker, Reloadable, Snapshot, recycle_head, spare_head,
 };
 pub use portico_config::LogFormat;
-pub use server::{Config, Server, ShutdownHandle};
+pub use server::{Server, ShutdownHandle};
+pub use shared::Config;
 
 use anyhow::Context as _;
 
