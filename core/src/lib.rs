@@ -84,6 +84,7 @@
 
 mod conn;
 mod error;
+mod facts;
 pub mod fields;
 mod lookup;
 mod parse;
@@ -97,6 +98,7 @@ mod time;
 
 pub use conn::{Connection, Event, Limits, STATE_LEN};
 pub use error::{ProtocolError, Rejection};
+pub use facts::{RequestFacts, request_line_parts};
 pub use lookup::{FileId, FileInfo, FileLookup, Lookup, MemoryLookup};
 pub use parse::{MAX_METHOD, Parsed, field_run, is_tchar, parse_request};
 pub use path::{PathError, SafePath};
@@ -108,4 +110,4 @@ pub use response::{
 };
 pub use site::{PathRule, Site, SiteError};
 pub use step::Step;
-pub use time::{Moment, Now};
+pub use time::{Moment, Now, Utc};

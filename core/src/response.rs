@@ -7,6 +7,7 @@ use std::cell::Cell;
 use std::time::SystemTime;
 
 use crate::request::Version;
+use crate::time::Utc;
 
 /// A response: its [`ResponseHead`] and its [`Body`] for the host to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -580,39 +581,22 @@ fn format_date(secs: u64) -> [u8; 29] {
         b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
         b"Dec",
     ];
-    let (days, in_day) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days);
+    let utc = Utc::from_unix(secs);
     // Written into a fixed buffer, appended once: 29 bytes, always.
     let mut date = *b"Thu, 01 Jan 1970 00:00:00 GMT";
     let two = |at: &mut [u8], n: u64| {
         at[0] = b'0' + (n / 10 % 10) as u8;
         at[1] = b'0' + (n % 10) as u8;
     };
-    date[..3].copy_from_slice(DAYS[(days % 7) as usize]);
-    two(&mut date[5..7], day);
-    date[8..11].copy_from_slice(MONTHS[(month - 1) as usize]);
-    two(&mut date[12..14], year / 100);
-    two(&mut date[14..16], year % 100);
-    two(&mut date[17..19], in_day / 3_600);
-    two(&mut date[20..22], in_day / 60 % 60);
-    two(&mut date[23..25], in_day % 60);
+    date[..3].copy_from_slice(DAYS[(secs / 86_400 % 7) as usize]);
+    two(&mut date[5..7], utc.day.into());
+    date[8..11].copy_from_slice(MONTHS[usize::from(utc.month) - 1]);
+    two(&mut date[12..14], utc.year / 100);
+    two(&mut date[14..16], utc.year % 100);
+    two(&mut date[17..19], utc.hour.into());
+    two(&mut date[20..22], utc.minute.into());
+    two(&mut date[23..25], utc.second.into());
     date
-}
-
-/// (year, month 1-12, day 1-31) of a day counted from 1970-01-01: Howard
-/// Hinnant's `civil_from_days`, on unsigned numbers since the range starts
-/// at 1970.
-pub(crate) fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 /// A number in decimal.

@@ -22,6 +22,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use portico_config::LogFormat;
+use portico_core::{RequestFacts, Utc, request_line_parts};
 
 /// The longest request line, `User-Agent` or `Referer` logged; longer ones
 /// are cut, so a hostile client cannot make log lines of any size.
@@ -283,66 +284,35 @@ fn report_drops(queue: &Queue) {
     }
 }
 
-/// The request line and header lines at the start of some input.
+/// What a line shows of the request, from the core's [`RequestFacts`],
+/// each piece cut at [`MAX_LOGGED`].
 #[derive(Clone, Copy, Debug)]
 struct Head<'a> {
-    /// The request line (or whatever stood in its place), without line
-    /// ending, cut at [`MAX_LOGGED`].
+    facts: RequestFacts<'a>,
+    /// The request line (or whatever stood in its place), cut.
     line: &'a [u8],
-    /// The input after the request line.
-    fields: &'a [u8],
 }
 
 impl<'a> Head<'a> {
     fn new(input: &'a [u8]) -> Self {
-        // Leading empty lines are skipped, as RFC 9112 §2.2 lets a server.
-        let start = input.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(input.len());
-        let input = &input[start..];
-        let (line, fields) = match input.iter().position(|&b| b == b'\n') {
-            Some(end) => (&input[..end], &input[end + 1..]),
-            None => (input, &[][..]),
-        };
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        Self { line: &line[..line.len().min(MAX_LOGGED)], fields }
+        let facts = RequestFacts::of(input);
+        Self { facts, line: cut(facts.line()) }
     }
 
-    /// The first value of header field `name` (matched case-insensitively)
-    /// before the head's blank line, trimmed and cut at [`MAX_LOGGED`].
-    /// Read from the raw bytes, not the parsed request: the WASI host
-    /// never sees the guest's parse.
-    fn field(&self, name: &[u8]) -> Option<&'a [u8]> {
-        for line in self.fields.split(|&b| b == b'\n') {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.is_empty() {
-                break;
-            }
-            let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
-            if line[..colon].eq_ignore_ascii_case(name) {
-                let value = line[colon + 1..].trim_ascii();
-                return Some(&value[..value.len().min(MAX_LOGGED)]);
-            }
-        }
-        None
+    /// The first value of header field `name` in the head, cut.
+    fn field(&self, name: &str) -> Option<&'a [u8]> {
+        self.facts.field(name).map(cut)
     }
 
-    /// The request line's `[method, target, protocol]`: the text before
-    /// the first space, between it and the last, after the last (a target
-    /// with spaces in it stays whole). A line with one space has no
-    /// protocol, one with none only a method, an empty one nothing.
+    /// The cut line's method, target and protocol.
     fn parts(&self) -> [Option<&'a [u8]>; 3] {
-        let line = self.line;
-        if line.is_empty() {
-            return [None, None, None];
-        }
-        let Some(first) = line.iter().position(|&b| b == b' ') else {
-            return [Some(line), None, None];
-        };
-        let last = line.iter().rposition(|&b| b == b' ').unwrap_or(first);
-        if last == first {
-            return [Some(&line[..first]), Some(&line[first + 1..]), None];
-        }
-        [Some(&line[..first]), Some(&line[first + 1..last]), Some(&line[last + 1..])]
+        request_line_parts(self.line)
     }
+}
+
+/// At most [`MAX_LOGGED`] bytes of `bytes`.
+fn cut(bytes: &[u8]) -> &[u8] {
+    &bytes[..bytes.len().min(MAX_LOGGED)]
 }
 
 /// One line, newline included, for `entry` in `format`.
@@ -352,7 +322,7 @@ fn format_into(out: &mut String, format: LogFormat, entry: &Entry<'_>) {
         LogFormat::Common => common_into(out, entry, &head),
         LogFormat::Combined => {
             common_into(out, entry, &head);
-            for name in [&b"referer"[..], b"user-agent"] {
+            for name in ["referer", "user-agent"] {
                 out.push_str(" \"");
                 match head.field(name) {
                     Some(value) => escape_into(out, value),
@@ -395,7 +365,7 @@ fn json_into(out: &mut String, entry: &Entry<'_>, head: &Head<'_>) {
         ",\"status\":{},\"bytes\":{},\"duration_ms\":{millis:.3}",
         entry.status, entry.bytes
     );
-    for (key, name) in [("user_agent", &b"user-agent"[..]), ("referer", b"referer")] {
+    for (key, name) in [("user_agent", "user-agent"), ("referer", "referer")] {
         let _ = write!(out, ",\"{key}\":");
         json_string_into(out, head.field(name));
     }
@@ -471,51 +441,18 @@ fn escape_into(out: &mut String, bytes: &[u8]) {
 
 /// `26/Nov/2026:13:03:29 +0000`
 fn clf_date(when: SystemTime) -> String {
-    let secs = when.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
     const MONTHS: [&str; 12] =
         ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let month = MONTHS.get(month as usize - 1).copied().unwrap_or("Jan");
-    format!(
-        "{day:02}/{month}/{year}:{:02}:{:02}:{:02} +0000",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let Utc { year, month, day, hour, minute, second, .. } = Utc::of(when);
+    let month = MONTHS.get(usize::from(month).wrapping_sub(1)).copied().unwrap_or("Jan");
+    format!("{day:02}/{month}/{year}:{hour:02}:{minute:02}:{second:02} +0000")
 }
 
 /// `2026-12-02T02:03:04.567Z`: RFC 3339, UTC, milliseconds.
 fn rfc3339(when: SystemTime) -> String {
-    let since = when.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        since.subsec_millis()
-    )
-}
-
-/// Days since 1970-01-01 to (year, month 1..=12, day 1..=31), by the
-/// proleptic Gregorian calendar (the era-based method from Howard
-/// Hinnant's "chrono-Compatible Low-Level Date Algorithms").
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    let Utc { year, month, day, hour, minute, second, .. } = Utc::of(when);
+    let millis = when.duration_since(UNIX_EPOCH).unwrap_or_default().subsec_millis();
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{millis:03}Z")
 }
 
 #[cfg(test)]
@@ -540,41 +477,14 @@ mod tests {
     }
 
     #[test]
-    fn request_line_skips_leading_newlines_and_strips_cr() {
-        assert_eq!(Head::new(b"\r\nGET / HTTP/1.1\r\nHost: x\r\n").line, b"GET / HTTP/1.1");
-        assert_eq!(Head::new(b"GET /partial").line, b"GET /partial");
+    fn what_the_line_shows_is_cut_at_the_cap() {
         assert_eq!(Head::new(&[b'a'; 5000]).line.len(), MAX_LOGGED);
-    }
-
-    #[test]
-    fn request_line_parts() {
-        let parts = |line: &'static [u8]| Head::new(line).parts();
-        assert_eq!(
-            parts(b"GET / HTTP/1.1"),
-            [Some(&b"GET"[..]), Some(&b"/"[..]), Some(&b"HTTP/1.1"[..])]
-        );
-        assert_eq!(
-            parts(b"GET /a b HTTP/1.1"),
-            [Some(&b"GET"[..]), Some(&b"/a b"[..]), Some(&b"HTTP/1.1"[..])]
-        );
-        assert_eq!(parts(b"GET /cut"), [Some(&b"GET"[..]), Some(&b"/cut"[..]), None]);
-        assert_eq!(parts(b"GARBAGE"), [Some(&b"GARBAGE"[..]), None, None]);
-        assert_eq!(parts(b""), [None, None, None]);
-    }
-
-    #[test]
-    fn fields_are_found_case_insensitively_in_the_head_only() {
-        let head = Head::new(
-            b"GET / HTTP/1.1\r\nuser-AGENT:  curl/8 \r\nHost: x\r\n\r\n\
-              GET / HTTP/1.1\r\nReferer: http://next/\r\n\r\n",
-        );
-        assert_eq!(head.field(b"user-agent"), Some(&b"curl/8"[..]));
-        assert_eq!(head.field(b"referer"), None, "a field of the next request");
-        let head = Head::new(b"GET / HTTP/1.1\nReferer:http://a/\nUser-Agent: x");
-        assert_eq!(head.field(b"referer"), Some(&b"http://a/"[..]));
-        assert_eq!(head.field(b"user-agent"), Some(&b"x"[..]), "a head cut short");
         let long = [&b"GET / HTTP/1.1\r\nUser-Agent: "[..], &[b'u'; 5000]].concat();
-        assert_eq!(Head::new(&long).field(b"user-agent").map(<[u8]>::len), Some(MAX_LOGGED));
+        assert_eq!(Head::new(&long).field("user-agent").map(<[u8]>::len), Some(MAX_LOGGED));
+        let line = [&b"GET /"[..], &[b'q'; 3000], b" HTTP/1.1"].concat();
+        let [_, target, protocol] = Head::new(&line).parts();
+        assert_eq!(target.map(<[u8]>::len), Some(MAX_LOGGED - 4), "the cut line's parts");
+        assert_eq!(protocol, None);
     }
 
     #[test]

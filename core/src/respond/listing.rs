@@ -30,7 +30,6 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::Plan;
 use crate::lookup::{FileLookup, Lookup};
-use crate::response::civil_from_days;
 use crate::{SafePath, Site};
 
 /// At most this many entries are listed.
@@ -202,8 +201,7 @@ fn row(html: &mut String, entry: &Entry) {
         .and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok())
         .map(|d| d.as_secs())
     {
-        let (year, month, day) = civil_from_days(secs / 86_400);
-        let (hour, minute) = (secs % 86_400 / 3_600, secs % 3_600 / 60);
+        let crate::Utc { year, month, day, hour, minute, .. } = crate::Utc::from_unix(secs);
         let _ = write!(
             html,
             "<time datetime=\"{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}Z\">\
