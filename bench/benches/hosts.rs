@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::Criterion;
-use portico::{Handler, NativeHandler, RootDir};
+use portico::{Handler, NativeHandler, Reads, RootDir};
 use portico_bench::{REQUESTS, mean_ns, serve_one};
 use portico_core::Site;
 use portico_wasi::{GUEST, WasiHandler};
@@ -20,7 +20,8 @@ fn main() {
     let native = NativeHandler::new(RootDir::open(&root).unwrap(), Site::default());
     let wasi = WasiHandler::new(GUEST, &root, Site::default()).unwrap();
     // Each as one worker thread of the server holds it.
-    let (mut native_worker, mut wasi_worker) = (native.worker(), wasi.worker());
+    let (mut native_worker, mut wasi_worker) =
+        (native.worker(Reads::new()), wasi.worker(Reads::new()));
     let mut c = Criterion::default().configure_from_args();
     for (name, request) in REQUESTS {
         let mut out = Vec::with_capacity(1024);

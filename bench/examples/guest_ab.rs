@@ -21,7 +21,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
 
-use portico::Handler;
+use portico::{Handler, Reads};
 use portico_bench::{REQUESTS, serve_one};
 use portico_core::Site;
 use portico_wasi::WasiHandler;
@@ -41,7 +41,7 @@ fn main() {
         .iter()
         .map(|p| WasiHandler::new(&std::fs::read(p).unwrap(), &root, Site::default()).unwrap())
         .collect();
-    let mut workers: Vec<_> = handlers.iter().map(|h| h.worker()).collect();
+    let mut workers: Vec<_> = handlers.iter().map(|h| h.worker(Reads::new())).collect();
     let mut best = vec![f64::MAX; handlers.len()];
     let mut sum = vec![0f64; handlers.len()];
     let laps = 15;

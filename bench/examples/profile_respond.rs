@@ -12,7 +12,7 @@
 use std::hint::black_box;
 use std::path::Path;
 
-use portico::{Handler, NativeHandler, RootDir, clock, recycle_head};
+use portico::{Handler, NativeHandler, Reads, RootDir, clock};
 use portico_core::Site;
 use portico_core::Step;
 
@@ -25,7 +25,7 @@ fn main() {
     let rounds: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(200_000);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../static");
     let native = NativeHandler::new(RootDir::open(&root).unwrap(), Site::default());
-    let mut files = native.worker();
+    let mut files = native.worker(Reads::new());
     let mut out = Vec::with_capacity(1024);
     let mut bytes = 0;
     for _ in 0..rounds {
@@ -36,7 +36,7 @@ fn main() {
             out.clear();
             out.extend_from_slice(&response.head);
             bytes += out.len();
-            recycle_head(response.head);
+            native.recycle(&mut files, response.head);
         }
     }
     println!("{bytes} head bytes");

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use portico::{Handler, clock, recycle_head};
+use portico::{Handler, clock};
 use portico_core::Step;
 
 /// The requests a handler is timed on, by name, over `static/`.
@@ -40,7 +40,7 @@ pub fn serve_one<H: Handler>(
         Step::Respond { response, .. } => {
             out.clear();
             out.extend_from_slice(&response.head);
-            recycle_head(response.head);
+            handler.recycle(worker, response.head);
             response.status
         }
         other => panic!("expected a response, got {other:?}"),

@@ -7,6 +7,7 @@ use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, anyhow, bail};
@@ -194,6 +195,7 @@ pub const OPEN_FILES: usize = 128;
 #[derive(Debug)]
 pub struct OpenFiles {
     root: Arc<RootDir>,
+    reads: Arc<Reads>,
     entries: RefCell<HashMap<Box<str>, Cached>>,
 }
 
@@ -206,80 +208,68 @@ struct Cached {
     checked: std::cell::Cell<Checked>,
 }
 
-/// When a stat was made, in the order of the worker thread's reads: it
-/// came after every read the thread had made by then. A request read
-/// before a stat was sent before it, so any change its client made before
-/// sending it is in what that stat saw: the stat can answer for it, and a
-/// burst of requests for one file read together costs one `fstatat`. A
-/// request read after the stat is not answered from it (its client may
-/// have changed the file, then sent it): a change is never missed by a
-/// request sent after it.
-///
-/// The worker loop numbers its reads ([`note_read`]) and says which read
-/// brought the input it hands the handler ([`serving`]); outside a worker
-/// loop nothing is ever answered from an earlier stat.
+/// When a stat was made, in the order of its worker's reads: it came
+/// after every read the worker had made by then. A request read before a
+/// stat was sent before it, so any change its client made before sending
+/// it is in what that stat saw: the stat can answer for it, and a burst of
+/// requests for one file read together costs one `fstatat`. A request
+/// read after the stat is not answered from it (its client may have
+/// changed the file, then sent it): a change is never missed by a request
+/// sent after it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Checked {
-    /// The thread's number (0: none), so what one thread saw never answers
+    /// The worker's number (0: none), so what one worker saw never answers
     /// for another's reads (a sandbox instance can move between workers).
-    thread: u64,
-    /// How many reads the thread had made.
+    worker: u64,
+    /// How many reads the worker had made.
     after: u64,
 }
 
-#[derive(Clone, Copy)]
-struct Reads {
-    thread: u64,
-    done: u64,
-    serving: u64,
+/// A worker's reads, numbered: the worker's loop counts the reads that
+/// bring bytes ([`Reads::note`]) and says which read brought the input it
+/// hands the handler next ([`Reads::serve`]); the worker's open-file cache
+/// and its sandbox instance's directory date their checks by it
+/// ([`Reads::checked`], [`Reads::answers`]). Passed to each of them when
+/// the worker starts (`Handler::worker`), so the flow is in the
+/// signatures. Atomics only because a sandbox's directory must be `Sync`:
+/// one worker thread uses it.
+#[derive(Debug)]
+pub struct Reads {
+    worker: u64,
+    done: AtomicU64,
+    serving: AtomicU64,
 }
 
-thread_local! {
-    static READS: std::cell::Cell<Reads> =
-        const { std::cell::Cell::new(Reads { thread: 0, done: 0, serving: 0 }) };
-}
-
-/// Number a read that returned bytes on this (worker) thread; the number
-/// goes with the bytes to [`serving`].
-pub(crate) fn note_read() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static THREADS: AtomicU64 = AtomicU64::new(1);
-    READS.with(|cell| {
-        let mut reads = cell.get();
-        if reads.thread == 0 {
-            reads.thread = THREADS.fetch_add(1, Ordering::Relaxed);
-        }
-        reads.done += 1;
-        cell.set(reads);
-        reads.done
-    })
-}
-
-/// The input handed to the handler next came from reads up to `read` (0:
-/// none yet).
-pub(crate) fn serving(read: u64) {
-    READS.with(|cell| {
-        let mut reads = cell.get();
-        reads.serving = read;
-        cell.set(reads);
-    });
-}
-
-impl Checked {
-    /// A stat made now.
-    pub fn now() -> Self {
-        let reads = READS.with(std::cell::Cell::get);
-        Self { thread: reads.thread, after: reads.done }
+impl Reads {
+    /// The reads of a new worker, numbered apart from every other's.
+    pub fn new() -> Arc<Self> {
+        static WORKERS: AtomicU64 = AtomicU64::new(1);
+        let worker = WORKERS.fetch_add(1, Ordering::Relaxed);
+        Arc::new(Self { worker, done: AtomicU64::new(0), serving: AtomicU64::new(0) })
     }
 
-    /// Whether a stat made then can answer for the request being served:
-    /// its bytes were read before the stat.
-    pub fn answers(self) -> bool {
-        let reads = READS.with(std::cell::Cell::get);
-        self.thread != 0
-            && self.thread == reads.thread
-            && reads.serving != 0
-            && reads.serving <= self.after
+    /// A read brought bytes: its number, which goes with the bytes to
+    /// [`Reads::serve`].
+    pub fn note(&self) -> u64 {
+        self.done.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The input handed to the handler next came from reads up to `read`
+    /// (0: none: nothing is answered from an earlier check).
+    pub fn serve(&self, read: u64) {
+        self.serving.store(read, Ordering::Relaxed);
+    }
+
+    /// A check made now.
+    pub fn checked(&self) -> Checked {
+        Checked { worker: self.worker, after: self.done.load(Ordering::Relaxed) }
+    }
+
+    /// Whether a check made `then` can answer for the request being
+    /// served: its bytes were read before the check.
+    pub fn answers(&self, then: Checked) -> bool {
+        let serving = self.serving.load(Ordering::Relaxed);
+        then.worker == self.worker && serving != 0 && serving <= then.after
     }
 }
 
@@ -352,9 +342,9 @@ impl Identity {
 }
 
 impl OpenFiles {
-    /// An empty cache over `root`.
-    pub fn new(root: Arc<RootDir>) -> Self {
-        Self { root, entries: RefCell::default() }
+    /// An empty cache over `root`, its checks dated by `reads`.
+    pub fn new(root: Arc<RootDir>, reads: Arc<Reads>) -> Self {
+        Self { root, reads, entries: RefCell::default() }
     }
 
     /// What `path` names, a file opened beneath the root, from the cache
@@ -372,7 +362,7 @@ impl OpenFiles {
         let rel = path.relative();
         if seen.is_none()
             && let Some(cached) = self.entries.borrow().get(rel)
-            && cached.checked.get().answers()
+            && self.reads.answers(cached.checked.get())
         {
             return Ok(opened(&cached.what, cached.file.as_ref()));
         }
@@ -386,7 +376,7 @@ impl OpenFiles {
             // guest's stat from its own check), which must not pass for a
             // new one.
             if seen.is_none() {
-                cached.checked.set(Checked::now());
+                cached.checked.set(self.reads.checked());
             }
             return Ok(opened(&cached.what, cached.file.as_ref()));
         }
@@ -408,7 +398,7 @@ impl OpenFiles {
         }
         let result = opened(&what, file.as_ref());
         // What the confined open found is as good as a stat.
-        let checked = std::cell::Cell::new(Checked::now());
+        let checked = std::cell::Cell::new(self.reads.checked());
         entries.insert(rel.into(), Cached { what, file, checked });
         Ok(result)
     }
@@ -480,7 +470,7 @@ mod tests {
     fn page(bytes: &[u8]) -> anyhow::Result<(tempfile::TempDir, OpenFiles, SafePath)> {
         let root = tempfile::tempdir()?;
         std::fs::write(root.path().join("page.html"), bytes)?;
-        let files = OpenFiles::new(Arc::new(RootDir::open(root.path())?));
+        let files = OpenFiles::new(Arc::new(RootDir::open(root.path())?), Reads::new());
         Ok((root, files, SafePath::from_normal("page.html")?))
     }
 
@@ -503,7 +493,8 @@ mod tests {
         let (root, files, path) = page(b"first")?;
         let file = root.path().join("page.html");
 
-        // Outside a worker loop every open looks at the file system.
+        // Before the loop says which read brought the input, every open
+        // looks at the file system.
         assert_eq!(len_of(&files, &path), 5);
         std::fs::write(&file, b"second")?;
         assert_eq!(len_of(&files, &path), 6);
@@ -511,54 +502,51 @@ mod tests {
         // Two requests read together: the first one's stat answers for
         // the second, even if the file changed in between (its client
         // sent it before the stat).
-        let (one, two) = (note_read(), note_read());
-        serving(one);
+        let reads = &files.reads;
+        let (one, two) = (reads.note(), reads.note());
+        reads.serve(one);
         assert_eq!(len_of(&files, &path), 6);
         replace(&root, b"the third")?;
-        serving(two);
+        reads.serve(two);
         assert_eq!(len_of(&files, &path), 6);
 
         // A request read after the stat is not answered from it.
-        serving(note_read());
+        reads.serve(reads.note());
         assert_eq!(len_of(&files, &path), 9);
         std::fs::remove_file(&file)?;
-        serving(note_read());
+        reads.serve(reads.note());
         assert!(files.open(&path).is_err());
 
-        // Nor is input that no read brought, or another thread's.
+        // Nor is input that no read brought, or another worker's.
         std::fs::write(&file, b"fourth!")?;
-        serving(0);
+        reads.serve(0);
         assert_eq!(len_of(&files, &path), 7);
-        let stat = Checked::now();
-        assert!(
-            !std::thread::spawn(move || {
-                serving(note_read());
-                stat.answers()
-            })
-            .join()
-            .map_err(|_| anyhow::anyhow!("the thread panicked"))?
-        );
+        let stat = reads.checked();
+        let other = Reads::new();
+        other.serve(other.note());
+        assert!(!other.answers(stat));
         Ok(())
     }
 
     #[test]
     fn a_look_handed_in_does_not_pass_for_a_new_one() -> anyhow::Result<()> {
         let (root, files, path) = page(b"second")?;
-        let early = note_read();
-        serving(early);
+        let reads = &files.reads;
+        let early = reads.note();
+        reads.serve(early);
         assert_eq!(len_of(&files, &path), 6);
         let then = Identity::at(&files.root.dir, "page.html", true);
 
         // The file changes; then a request is read.
         replace(&root, b"the third")?;
-        let late = note_read();
+        let late = reads.note();
 
         // The early request, answered from what its caller saw then (as
         // portico-wasi does from the guest's stat), gets that file...
-        serving(early);
+        reads.serve(early);
         assert!(matches!(files.open_seen(&path, then)?, Opened::File { len: 6, .. }));
         // ...which must not count as a look for the late one.
-        serving(late);
+        reads.serve(late);
         assert_eq!(len_of(&files, &path), 9);
         Ok(())
     }

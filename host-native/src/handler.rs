@@ -9,7 +9,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use portico_core::{Connection, Moment, Now, Site, Step, Written};
 
-use crate::files::{OpenFiles, RootDir, SharedFile};
+use crate::files::{OpenFiles, Reads, RootDir, SharedFile};
 
 /// Decides what each connection's bytes mean. The server calls it from
 /// each of its worker threads at once; a worker steps its connections one
@@ -22,8 +22,17 @@ pub trait Handler: Send + Sync + 'static {
     /// made on the worker thread, passed to each of its steps.
     type Worker;
 
-    /// State for a new worker thread.
-    fn worker(&self) -> Self::Worker;
+    /// State for a new worker thread, whose reads are numbered by `reads`
+    /// (the worker's loop counts them; the handler's file caches date
+    /// their checks by them).
+    fn worker(&self, reads: Arc<Reads>) -> Self::Worker;
+
+    /// The head buffer of a response the loop finished sending, for the
+    /// worker's next response (a response then costs no allocation for
+    /// its head). By default it is dropped.
+    fn recycle(&self, worker: &mut Self::Worker, head: Vec<u8>) {
+        let _ = (worker, head);
+    }
 
     /// The site configuration this handler serves with.
     fn site(&self) -> &Site;
@@ -83,34 +92,34 @@ pub trait Handler: Send + Sync + 'static {
     }
 }
 
-/// Free head buffers kept per thread, so a response costs no allocation
+/// Free head buffers a worker keeps, so a response costs no allocation
 /// for its head: the server loop gives each back when its response is
-/// sent, and either handler's next response takes it.
-const SPARE_HEADS: usize = 64;
-/// A head that carried a big generated body (a listing of up to 3 MiB)
-/// is not kept.
-const SPARE_HEAD_BYTES: usize = 32 * 1024;
-
-thread_local! {
-    static HEADS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+/// sent ([`Handler::recycle`]), and the worker's next response takes it.
+#[derive(Debug, Default)]
+pub struct SpareHeads {
+    heads: Vec<Vec<u8>>,
 }
 
-/// An empty buffer for a response head, one this thread's server loop
-/// finished sending if there is one: `portico-wasi` copies the guest's
-/// head into it.
-pub fn spare_head() -> Vec<u8> {
-    HEADS.with_borrow_mut(Vec::pop).unwrap_or_default()
-}
+impl SpareHeads {
+    /// At most this many are kept.
+    const KEPT: usize = 64;
+    /// A head that carried a big generated body (a listing of up to
+    /// 3 MiB) is not kept.
+    const LARGEST: usize = 32 * 1024;
 
-/// Keep `head` for [`spare_head`], unless enough are kept or it is big.
-pub fn recycle_head(mut head: Vec<u8>) {
-    if head.capacity() <= SPARE_HEAD_BYTES {
-        head.clear();
-        HEADS.with_borrow_mut(|heads| {
-            if heads.len() < SPARE_HEADS {
-                heads.push(head);
-            }
-        });
+    /// An empty buffer for a response head, one a response finished with
+    /// if there is one: `portico-wasi` copies the guest's head into it.
+    pub fn take(&mut self) -> Vec<u8> {
+        self.heads.pop().unwrap_or_default()
+    }
+
+    /// Keep `head` for [`SpareHeads::take`], unless enough are kept or it
+    /// is big.
+    pub fn keep(&mut self, mut head: Vec<u8>) {
+        if head.capacity() <= Self::LARGEST && self.heads.len() < Self::KEPT {
+            head.clear();
+            self.heads.push(head);
+        }
     }
 }
 
@@ -201,17 +210,23 @@ impl NativeHandler {
 pub struct NativeWorker {
     files: OpenFiles,
     site: Snapshot<Site>,
+    heads: SpareHeads,
 }
 
 impl Handler for NativeHandler {
     type Conn = Connection;
     type Worker = NativeWorker;
 
-    fn worker(&self) -> NativeWorker {
+    fn worker(&self, reads: Arc<Reads>) -> NativeWorker {
         NativeWorker {
-            files: OpenFiles::new(Arc::clone(&self.root)),
+            files: OpenFiles::new(Arc::clone(&self.root), reads),
             site: self.current.snapshot(),
+            heads: SpareHeads::default(),
         }
+    }
+
+    fn recycle(&self, worker: &mut NativeWorker, head: Vec<u8>) {
+        worker.heads.keep(head);
     }
 
     fn site(&self) -> &Site {
@@ -224,7 +239,7 @@ impl Handler for NativeHandler {
 
     fn step(
         &self,
-        NativeWorker { files, site }: &mut NativeWorker,
+        NativeWorker { files, site, heads }: &mut NativeWorker,
         conn: &mut Connection,
         input: &[u8],
         now: Now,
@@ -233,7 +248,7 @@ impl Handler for NativeHandler {
         if timed_out {
             conn.handle_timeout(now.mono);
         }
-        conn.step(input, now, site.current(&self.current), &*files).written(spare_head())
+        conn.step(input, now, site.current(&self.current), &*files).written(heads.take())
     }
 
     fn poll_timeout(&self, conn: &Connection) -> Option<Moment> {

@@ -26,11 +26,10 @@ mod shared;
 mod worker;
 
 pub use files::{
-    Checked, Identity, OPEN_FILES, OpenFiles, Opened, RootDir, SMALL_FILE, SharedFile, file_id,
+    Checked, Identity, OPEN_FILES, OpenFiles, Opened, Reads, RootDir, SMALL_FILE, SharedFile,
+    file_id,
 };
-pub use handler::{
-    Handler, NativeHandler, NativeWorker, Reloadable, Snapshot, recycle_head, spare_head,
-};
+pub use handler::{Handler, NativeHandler, NativeWorker, Reloadable, Snapshot, SpareHeads};
 pub use portico_config::LogFormat;
 pub use server::{Server, ShutdownHandle};
 pub use shared::Config;

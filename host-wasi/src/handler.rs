@@ -6,7 +6,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use portico::{Handler, OpenFiles, Opened as Found, Reloadable, RootDir, SharedFile, Snapshot};
+use portico::{
+    Handler, OpenFiles, Opened as Found, Reads, Reloadable, RootDir, SharedFile, Snapshot,
+    SpareHeads,
+};
 use portico_abi::{Call, FileRef, Miss, Refusal, StepResult};
 use portico_core::{
     Lookup, Moment, Now, STATE_LEN, Segment, Site, Step, Written, closing_response,
@@ -39,6 +42,7 @@ pub struct WasiWorker {
     resident: Resident,
     files: OpenFiles,
     site: Snapshot<Site>,
+    heads: SpareHeads,
 }
 
 /// A connection as the host keeps it between steps: the guest's state
@@ -73,8 +77,9 @@ impl WasiHandler {
         call: &Call,
         input: &[u8],
         now: Now,
+        head: Vec<u8>,
     ) -> Result<StepResult, Answer> {
-        resident.step(call, input).map_err(|failure| match failure {
+        resident.step(call, input, head).map_err(|failure| match failure {
             GuestFailure::Timeout => {
                 eprintln!("portico-wasi: the guest ran out of time; instance replaced");
                 closing(503, now)
@@ -196,12 +201,17 @@ impl Handler for WasiHandler {
     /// lock per step. A step that runs into its time limit (1 s) holds up
     /// the other connections of that worker for as long, no longer; the
     /// instance is then replaced.
-    fn worker(&self) -> WasiWorker {
+    fn worker(&self, reads: Arc<Reads>) -> WasiWorker {
         WasiWorker {
-            resident: Resident::new(Arc::clone(&self.sandbox)),
-            files: OpenFiles::new(Arc::clone(&self.root)),
+            resident: Resident::new(Arc::clone(&self.sandbox), Arc::clone(&reads)),
+            files: OpenFiles::new(Arc::clone(&self.root), reads),
             site: self.current.snapshot(),
+            heads: SpareHeads::default(),
         }
+    }
+
+    fn recycle(&self, worker: &mut WasiWorker, head: Vec<u8>) {
+        worker.heads.keep(head);
     }
 
     fn site(&self) -> &Site {
@@ -214,7 +224,7 @@ impl Handler for WasiHandler {
 
     fn step(
         &self,
-        WasiWorker { resident, files, site }: &mut WasiWorker,
+        WasiWorker { resident, files, site, heads }: &mut WasiWorker,
         conn: &mut WasiConn,
         input: &[u8],
         now: Now,
@@ -222,7 +232,7 @@ impl Handler for WasiHandler {
     ) -> Answer {
         let mut call = Call::new(conn.state, now.wall, now.mono);
         call.timed_out = timed_out;
-        let first = match self.call(resident, &call, input, now) {
+        let first = match self.call(resident, &call, input, now, heads.take()) {
             Ok(result) => result,
             Err(step) => return step,
         };
@@ -233,7 +243,7 @@ impl Handler for WasiHandler {
             // the host found; at most once.
             Acted::Refused(refusal) => {
                 call.refused = Some(refusal);
-                let second = match self.call(resident, &call, input, now) {
+                let second = match self.call(resident, &call, input, now, heads.take()) {
                     Ok(result) => result,
                     Err(step) => return step,
                 };
@@ -279,7 +289,8 @@ impl Handler for WasiHandler {
 }
 
 fn closing(status: u16, now: Now) -> Answer {
-    let response = closing_response(status, now.wall).written(portico::spare_head());
+    // A rare road: a fresh buffer for the head.
+    let response = closing_response(status, now.wall).written(Vec::new());
     Step::Respond { consumed: 0, response }
 }
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use portico::{Checked, Identity};
+use portico::{Checked, Identity, Reads};
 use portico_core::FileId;
 use wasi_common::dir::{OpenResult, ReaddirCursor, ReaddirEntity, WasiDir};
 use wasi_common::file::{FdFlags, FileType, Filestat, OFlags};
@@ -48,6 +48,35 @@ pub(crate) struct ReadOnlyDir {
     /// lookup borrows the guest's path instead of copying it.
     stats: Arc<Mutex<[Stats; 2]>>,
     vouch: Option<Arc<Vouch>>,
+    /// Whose reads date its checks.
+    clock: Arc<Clock>,
+}
+
+/// Whose reads date a directory's checks ([`Checked`]): the worker that
+/// holds the instance, set when it takes it. Before that nothing is
+/// answered from an earlier check.
+#[derive(Default)]
+pub(crate) struct Clock {
+    reads: Mutex<Option<Arc<Reads>>>,
+}
+
+impl Clock {
+    /// From now on, the checks are dated by `reads`.
+    pub(crate) fn set(&self, reads: Arc<Reads>) {
+        *self.reads.lock().unwrap_or_else(PoisonError::into_inner) = Some(reads);
+    }
+
+    /// A check made now, if a worker holds the instance.
+    fn checked(&self) -> Option<Checked> {
+        let reads = self.reads.lock().unwrap_or_else(PoisonError::into_inner);
+        reads.as_ref().map(|reads| reads.checked())
+    }
+
+    /// Whether a check made `then` answers for the request being served.
+    fn answers(&self, then: Option<Checked>) -> bool {
+        let reads = self.reads.lock().unwrap_or_else(PoisonError::into_inner);
+        matches!((reads.as_ref(), then), (Some(reads), Some(then)) if reads.answers(then))
+    }
 }
 
 /// The path the root's last stat (following symbolic links) answered
@@ -87,7 +116,7 @@ struct Seen {
     stat: Filestat,
     /// When `quick` was last found true: it answers for requests read
     /// before then (as the native host's open files).
-    checked: Checked,
+    checked: Option<Checked>,
 }
 
 /// Paths remembered per directory; then the memory starts again.
@@ -95,19 +124,25 @@ const REMEMBERED: usize = 256;
 
 impl ReadOnlyDir {
     /// The root: `dir` is the web root wasi-common was given as `inner`.
-    pub(crate) fn new(inner: Box<dyn WasiDir>, dir: cap_std::fs::Dir, vouch: Arc<Vouch>) -> Self {
+    pub(crate) fn new(
+        inner: Box<dyn WasiDir>,
+        dir: cap_std::fs::Dir,
+        vouch: Arc<Vouch>,
+        clock: Arc<Clock>,
+    ) -> Self {
         Self {
             inner: Arc::from(inner),
             dir: Arc::new(dir),
             stats: Arc::default(),
             vouch: Some(vouch),
+            clock,
         }
     }
 
     /// A directory below the root: paths are relative to it, so it vouches
     /// for nothing.
-    fn below(inner: Box<dyn WasiDir>, dir: Arc<cap_std::fs::Dir>) -> Self {
-        Self { inner: Arc::from(inner), dir, stats: Arc::default(), vouch: None }
+    fn below(inner: Box<dyn WasiDir>, dir: Arc<cap_std::fs::Dir>, clock: Arc<Clock>) -> Self {
+        Self { inner: Arc::from(inner), dir, stats: Arc::default(), vouch: None, clock }
     }
 
     fn vouch(&self, path: &str, follow_symlinks: bool, identity: Identity) {
@@ -125,7 +160,7 @@ impl ReadOnlyDir {
         let stats = &mut stats[which];
         let seen = stats.get_mut(path);
         if let Some(seen) = &seen
-            && seen.checked.answers()
+            && self.clock.answers(seen.checked)
         {
             self.vouch(path, follow_symlinks, seen.quick);
             return Ok(seen.stat.clone());
@@ -135,7 +170,7 @@ impl ReadOnlyDir {
             && let Some(seen) = seen
             && seen.quick == now
         {
-            seen.checked = Checked::now();
+            seen.checked = self.clock.checked();
             self.vouch(path, follow_symlinks, now);
             return Ok(seen.stat.clone());
         }
@@ -148,7 +183,7 @@ impl ReadOnlyDir {
             if stats.len() >= REMEMBERED {
                 stats.clear();
             }
-            let checked = Checked::now();
+            let checked = self.clock.checked();
             stats.insert(path.into(), Seen { quick: now, stat: stat.clone(), checked });
             self.vouch(path, follow_symlinks, now);
         }
@@ -195,7 +230,11 @@ impl WasiDir for ReadOnlyDir {
                 // both; had the last name been swapped for a symlink since,
                 // it could still only lead to a directory below the root).
                 let dir = self.dir.open_dir(path)?;
-                Ok(OpenResult::Dir(Box::new(ReadOnlyDir::below(inner, Arc::new(dir)))))
+                Ok(OpenResult::Dir(Box::new(ReadOnlyDir::below(
+                    inner,
+                    Arc::new(dir),
+                    Arc::clone(&self.clock),
+                ))))
             }
             OpenResult::File(file) => Ok(OpenResult::File(Box::new(ReadOnlyFile(file)))),
         }

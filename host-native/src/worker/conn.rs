@@ -96,7 +96,7 @@ pub(super) struct Conn<C> {
     /// Bytes read ahead: how many, in which slot of the worker's
     /// read-ahead buffer.
     pub(super) ahead: Option<(usize, usize)>,
-    /// The number of the last read that brought bytes (`files::note_read`).
+    /// The number of the last read that brought bytes (`Reads::note`).
     pub(super) read_mark: u64,
     /// A wait for the next request that began at this moment without a
     /// step, so the handler's deadline is not armed yet.

@@ -17,7 +17,8 @@ use super::conn::{Conn, Input, Phase};
 use super::outgoing::{Outgoing, Wrote, write_out};
 use super::{Next, READ_AHEAD_LEN, Worker, log};
 use crate::clock;
-use crate::handler::{Handler, recycle_head};
+use crate::files::Reads;
+use crate::handler::Handler;
 use crate::shared::{Config, Shared};
 
 /// The input a drive works on: `scratch[start..end]` is what the handler
@@ -48,6 +49,7 @@ struct Turn<'a, H: Handler> {
     config: &'a Config,
     again: &'a mut Vec<(usize, u64)>,
     scratch: &'a mut [u8],
+    reads: &'a Reads,
     stopping: bool,
 }
 
@@ -72,6 +74,7 @@ impl<H: Handler> Worker<'_, H> {
             config: self.config,
             again: &mut self.again,
             scratch: &mut self.scratch,
+            reads: &self.reads,
             stopping: self.shared.stopping(),
         };
         let mut woke = woke;
@@ -97,7 +100,7 @@ impl<H: Handler> Worker<'_, H> {
         };
         // No file is looked up for this connection's input until its next
         // step says which read brought it.
-        crate::files::serving(0);
+        self.reads.serve(0);
         if matches!(next, Next::Wait) && conn.reading() {
             // The connection always arms a deadline while it waits; a
             // handler that armed none still does not wait for ever.
@@ -142,7 +145,7 @@ impl<H: Handler> Worker<'_, H> {
             }
             Ok(n) => {
                 conn.ahead = Some((slot, n));
-                conn.read_mark = crate::files::note_read();
+                conn.read_mark = self.reads.note();
                 conn.active = true;
                 conn.input = conn.input.after_read(n == room);
                 conn.fresh = true;
@@ -191,7 +194,7 @@ impl<H: Handler> Turn<'_, H> {
                     conn.unarmed = Some(clock::now().mono);
                 }
                 let keep_alive = out.keep_alive;
-                recycle_head(out.head);
+                self.handler.recycle(self.state, out.head);
                 if !keep_alive || self.stopping { Flow::Stop(Next::Linger) } else { Flow::Again }
             }
             Ok(Wrote::Yield) => {
@@ -219,7 +222,7 @@ impl<H: Handler> Turn<'_, H> {
     /// body to skip, more to read, or the end.
     fn step(&mut self, conn: &mut Conn<H::Conn>, cursor: &mut Cursor, woke: bool) -> Flow {
         cursor.fresh = false;
-        crate::files::serving(conn.read_mark);
+        self.reads.serve(conn.read_mark);
         let now = clock::now();
         let input = &self.scratch[cursor.start..cursor.end];
         if let Some(since) = conn.unarmed.take()
@@ -282,7 +285,7 @@ impl<H: Handler> Turn<'_, H> {
         match (&conn.stream).read(&mut self.scratch[cursor.end..]) {
             Ok(0) => Flow::Stop(Next::Close),
             Ok(n) => {
-                conn.read_mark = crate::files::note_read();
+                conn.read_mark = self.reads.note();
                 conn.active = true;
                 // A read that did not fill the buffer emptied the socket:
                 // the next bytes bring an event.

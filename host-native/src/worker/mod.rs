@@ -55,6 +55,7 @@ use self::outgoing::Outgoing;
 use self::timers::Timers;
 use crate::access_log::Entry;
 use crate::clock;
+use crate::files::Reads;
 use crate::handler::Handler;
 use crate::shared::{Config, Inbox, Shared, on_loopback};
 
@@ -115,10 +116,12 @@ pub(crate) fn run<H: Handler>(
     // Connections from this machine to a listener that is not on loopback
     // get the loopback send buffer one by one.
     let local = listener.local_addr().context("cannot read the listening address")?;
+    let reads = Reads::new();
     let mut worker = Worker {
         tune_local_peers: !on_loopback(local),
         handler,
-        state: handler.worker(),
+        state: handler.worker(Arc::clone(&reads)),
+        reads,
         shared,
         inbox,
         config,
@@ -147,6 +150,9 @@ pub(crate) fn run<H: Handler>(
 struct Worker<'a, H: Handler> {
     handler: &'a H,
     state: H::Worker,
+    /// This worker's reads, numbered (`files::Reads`), shared with the
+    /// handler's file caches.
+    reads: Arc<Reads>,
     shared: &'a Shared,
     /// This worker as the others see it.
     inbox: Arc<Inbox>,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use portico::Identity;
+use portico::{Identity, Reads};
 use portico_abi::{Call, StepResult};
 use std::sync::PoisonError;
 
@@ -72,6 +72,8 @@ impl Drop for Lease<'_> {
 pub(crate) struct Resident {
     sandbox: Arc<Sandbox>,
     instance: Option<Instance>,
+    /// The worker's reads, which date its instance's checks.
+    reads: Arc<Reads>,
 }
 
 impl std::fmt::Debug for Resident {
@@ -81,25 +83,34 @@ impl std::fmt::Debug for Resident {
 }
 
 impl Resident {
-    pub(crate) fn new(sandbox: Arc<Sandbox>) -> Self {
-        Self { sandbox, instance: None }
+    pub(crate) fn new(sandbox: Arc<Sandbox>, reads: Arc<Reads>) -> Self {
+        Self { sandbox, instance: None, reads }
     }
 
     /// Run one step on this worker's instance. On failure the instance is
     /// dropped (its memory may be half-updated); the next step gets a
     /// fresh one.
-    pub(crate) fn step(&mut self, call: &Call, input: &[u8]) -> Result<StepResult, GuestFailure> {
+    /// A response's head is copied into `head`.
+    pub(crate) fn step(
+        &mut self,
+        call: &Call,
+        input: &[u8],
+        head: Vec<u8>,
+    ) -> Result<StepResult, GuestFailure> {
         let generation = self.sandbox.generation();
         if self.instance.as_ref().is_some_and(|held| held.generation != generation) {
             self.release();
         }
         if self.instance.is_none() {
             self.instance = self.sandbox.acquire(input.len())?.detach();
+            if let Some(instance) = &self.instance {
+                instance.clock.set(Arc::clone(&self.reads));
+            }
         }
         let Some(instance) = self.instance.as_mut() else {
             return Err(GuestFailure::Fault(anyhow!("no instance")));
         };
-        let result = instance.call(call, input);
+        let result = instance.call(call, input, head);
         if result.is_err() {
             self.release();
         }
