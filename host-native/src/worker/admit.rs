@@ -15,7 +15,7 @@ use socket2::SockRef;
 
 use super::conn::{Conn, NIL};
 use super::outgoing::send;
-use super::{ACCEPT_BATCH, ACCEPT_PAUSE, Worker};
+use super::state::{ACCEPT_BATCH, ACCEPT_PAUSE, Worker};
 use crate::access_log::Entry;
 use crate::clock;
 use crate::handler::Handler;

@@ -15,7 +15,7 @@ use portico_core::{Now, Step};
 
 use super::conn::{Conn, Input, Phase};
 use super::outgoing::{Outgoing, Wrote, write_out};
-use super::{Next, READ_AHEAD_LEN, Worker, log};
+use super::state::{Next, READ_AHEAD_LEN, Worker, log};
 use crate::clock;
 use crate::files::Reads;
 use crate::handler::Handler;

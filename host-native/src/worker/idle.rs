@@ -1,13 +1,11 @@
 //! The idle connections, longest-idle first: a list threaded through the
 //! connections' slots ([`Links`]), so joining, leaving and taking the
-//! oldest are O(1). Its length is published in the worker's inbox, for
+//! oldest are O(1). The worker publishes its length in its inbox, for
 //! another worker at the cap to pick whom to hand a connection to.
 
-use std::sync::atomic::Ordering;
+use slab::Slab;
 
-use super::Worker;
-use super::conn::{Links, NIL};
-use crate::handler::Handler;
+use super::conn::{Conn, Links, NIL};
 
 /// The ends of the list.
 pub(super) struct Idle {
@@ -23,34 +21,33 @@ impl Default for Idle {
     }
 }
 
-impl<H: Handler> Worker<'_, H> {
+impl Idle {
     /// Append `key` to the list (it is not in it).
-    pub(super) fn list(&mut self, key: usize) {
-        let tail = self.idle.tail;
-        let Some(conn) = self.conns.get_mut(key) else { return };
+    pub(super) fn push<C>(&mut self, conns: &mut Slab<Conn<C>>, key: usize) {
+        let tail = self.tail;
+        let Some(conn) = conns.get_mut(key) else { return };
         conn.idle = Some(Links { prev: tail, next: NIL });
-        self.idle.count += 1;
-        self.inbox.idle.store(self.idle.count, Ordering::Relaxed);
-        match self.conns.get_mut(tail).and_then(|last| last.idle.as_mut()) {
+        self.count += 1;
+        match conns.get_mut(tail).and_then(|last| last.idle.as_mut()) {
             Some(last) => last.next = key,
-            None => self.idle.head = key,
+            None => self.head = key,
         }
-        self.idle.tail = key;
+        self.tail = key;
     }
 
-    /// Take `key` out of the list, if it is in it.
-    pub(super) fn unlist(&mut self, key: usize) {
-        let Some(conn) = self.conns.get_mut(key) else { return };
-        let Some(Links { prev, next }) = conn.idle.take() else { return };
-        self.idle.count -= 1;
-        self.inbox.idle.store(self.idle.count, Ordering::Relaxed);
-        match self.conns.get_mut(prev).and_then(|before| before.idle.as_mut()) {
+    /// Take `key` out of the list; whether it was in it.
+    pub(super) fn remove<C>(&mut self, conns: &mut Slab<Conn<C>>, key: usize) -> bool {
+        let Some(conn) = conns.get_mut(key) else { return false };
+        let Some(Links { prev, next }) = conn.idle.take() else { return false };
+        self.count -= 1;
+        match conns.get_mut(prev).and_then(|before| before.idle.as_mut()) {
             Some(before) => before.next = next,
-            None => self.idle.head = next,
+            None => self.head = next,
         }
-        match self.conns.get_mut(next).and_then(|after| after.idle.as_mut()) {
+        match conns.get_mut(next).and_then(|after| after.idle.as_mut()) {
             Some(after) => after.prev = prev,
-            None => self.idle.tail = prev,
+            None => self.tail = prev,
         }
+        true
     }
 }

@@ -8,8 +8,8 @@ use std::net::Shutdown;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::Worker;
 use super::conn::Phase;
+use super::state::Worker;
 use crate::clock;
 use crate::handler::Handler;
 

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use sha2::{Digest as _, Sha256};
 use wasmtime::{Engine, Module};
 
-use super::wasm_error;
+use super::failure::wasm_error;
 
 /// Compile `wasm`, or load the native code compiled by an earlier run. The
 /// cache file is keyed by the module's SHA-256 and the engine's

@@ -1,61 +1,44 @@
 //! The wasmtime side: one engine, the guest compiled once (and cached on
-//! disk across runs, `cache.rs`), a pool of instances and the instance
-//! each worker keeps (`pool.rs`), one instance and its calls under their
-//! limits (`instance.rs`), and the WASI functions replaced for the guest
-//! (`wasi.rs`).
+//! disk across runs, `cache.rs`), the instances the workers share
+//! (`pool.rs`) and the one each worker keeps ([`Resident`], here), one
+//! instance and its calls under their limits (`instance.rs`), the WASI
+//! functions replaced for the guest (`wasi.rs`), and how a call fails
+//! (`failure.rs`). Imports run one way: `failure.rs`, then
+//! `instance.rs` and `wasi.rs`, then `pool.rs` and `cache.rs`, then this
+//! file.
 
 mod cache;
+mod failure;
 mod instance;
 mod pool;
 mod wasi;
 
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
-use portico::Reloadable;
-use portico_abi::encode_site;
+use portico::{Identity, Reads, Reloadable};
+use portico_abi::{Call, StepResult, encode_site};
 use portico_core::Site;
-use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, PoolingAllocationConfig, Trap,
-};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig};
 
-use self::instance::Data;
-use self::pool::Pool;
-pub(crate) use self::pool::Resident;
+pub(crate) use self::failure::GuestFailure;
+pub(crate) use self::failure::wasm_error;
+pub use self::instance::MEMORY_LIMIT;
+use self::instance::{Data, Instance, Template};
+use self::pool::{Lease, MAX_INSTANCES, Pool};
 
-/// Guest memory cap per instance, in bytes. The core needs well under 2 MiB; a guest
-/// that wants more is broken or hostile.
-pub const MEMORY_LIMIT: usize = 32 << 20;
-/// The epoch ticks every `TICK`; a call may run for `DEADLINE_TICKS` of
-/// them. A step takes microseconds, so a second means a runaway guest.
+/// The epoch ticks every `TICK`; a call may run for
+/// `instance::DEADLINE_TICKS` of them.
 const TICK: Duration = Duration::from_millis(10);
-const DEADLINE_TICKS: u64 = 100;
-/// Instances alive at once (pooled or in a call). A connection thread
-/// waits for one when all are busy.
-const MAX_INSTANCES: u32 = 128;
-
-/// Why a call into the guest failed. Either way the instance is dropped.
-#[derive(Debug)]
-pub(crate) enum GuestFailure {
-    /// It ran past its time budget (epoch deadline): 503.
-    Timeout,
-    /// It trapped, ran out of memory, or returned nonsense: 500.
-    Fault(anyhow::Error),
-}
 
 /// The compiled guest and everything needed to make instances of it.
 pub(crate) struct Sandbox {
-    engine: Engine,
-    pre: InstancePre<Data>,
-    /// The web root, opened once; each instance gets a duplicate handle.
-    root: cap_std::fs::Dir,
+    template: Template,
     /// The site configuration, encoded once, given to every instance; and
     /// its generation, which a reload bumps.
     site: Reloadable<Vec<u8>>,
-    pool: Mutex<Pool>,
-    /// Signalled when an instance goes back to the pool or is dropped.
-    released: Condvar,
+    pool: Pool,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -96,16 +79,13 @@ impl Sandbox {
             .map_err(wasm_error)
             .context("the guest module does not link against WASI preview 1")?;
         let sandbox = Arc::new(Self {
-            engine,
-            pre,
-            root,
+            template: Template { engine, pre, root },
             site: Reloadable::new(encode_site(site)),
-            pool: Mutex::default(),
-            released: Condvar::new(),
+            pool: Pool::default(),
         });
         // The ticker first: the first instance's `_initialize` runs under
         // the same deadline as every call.
-        start_ticker(&sandbox.engine);
+        start_ticker(&sandbox.template.engine);
         // Fail at start-up, not on the first request, if the module is not
         // a portico guest.
         sandbox
@@ -122,35 +102,94 @@ impl Sandbox {
     /// idle ones configured with the old one.
     pub(crate) fn reconfigure(&self, site: &Site) {
         self.site.replace(encode_site(site));
-        let mut pool = self.lock();
-        let stale = pool.idle.len();
-        pool.idle.clear();
-        pool.live -= u32::try_from(stale).unwrap_or(0);
-        drop(pool);
-        self.released.notify_all();
+        self.pool.clear();
     }
 
     fn generation(&self) -> u64 {
         self.site.generation()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Pool> {
-        self.pool.lock().unwrap_or_else(PoisonError::into_inner)
+    /// An instance configured with the current site, from the pool or
+    /// made for the step.
+    fn acquire(&self, input_cap: usize) -> Result<Lease<'_>, GuestFailure> {
+        let snapshot = self.site.snapshot();
+        let generation = snapshot.generation();
+        self.pool.acquire(generation, || {
+            Instance::new(&self.template, generation, snapshot.value(), input_cap)
+        })
     }
 }
 
-/// A trap from the epoch deadline is a timeout; anything else a fault.
-fn classify(error: wasmtime::Error) -> GuestFailure {
-    if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-        GuestFailure::Timeout
-    } else {
-        GuestFailure::Fault(wasm_error(error))
+/// The instance a worker thread keeps for itself: taken from the pool at
+/// its first step and held, so a step takes no lock but the site
+/// generation's. Replaced when it fails or the site was reloaded; given
+/// back (its slot counted free) when the worker ends.
+pub(crate) struct Resident {
+    sandbox: Arc<Sandbox>,
+    instance: Option<Instance>,
+    /// The worker's reads, which date its instance's checks.
+    reads: Arc<Reads>,
+}
+
+impl std::fmt::Debug for Resident {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resident").field("held", &self.instance.is_some()).finish()
     }
 }
 
-/// wasmtime's error type into anyhow, keeping the whole message chain.
-pub(crate) fn wasm_error(error: wasmtime::Error) -> anyhow::Error {
-    anyhow!("{error:#}")
+impl Resident {
+    pub(crate) fn new(sandbox: Arc<Sandbox>, reads: Arc<Reads>) -> Self {
+        Self { sandbox, instance: None, reads }
+    }
+
+    /// Run one step on this worker's instance. On failure the instance is
+    /// dropped (its memory may be half-updated); the next step gets a
+    /// fresh one.
+    /// A response's head is copied into `head`.
+    pub(crate) fn step(
+        &mut self,
+        call: &Call,
+        input: &[u8],
+        head: Vec<u8>,
+    ) -> Result<StepResult, GuestFailure> {
+        let generation = self.sandbox.generation();
+        if self.instance.as_ref().is_some_and(|held| held.generation != generation) {
+            self.release();
+        }
+        if self.instance.is_none() {
+            self.instance = self.sandbox.acquire(input.len())?.detach();
+            if let Some(instance) = &self.instance {
+                instance.clock.set(Arc::clone(&self.reads));
+            }
+        }
+        let Some(instance) = self.instance.as_mut() else {
+            return Err(GuestFailure::Fault(anyhow!("no instance")));
+        };
+        let result = instance.call(call, input, head);
+        if result.is_err() {
+            self.release();
+        }
+        result
+    }
+
+    /// What an `fstatat` said of `path` (relative to the root, `.` for
+    /// the root) as the guest's stat of it in the last step was answered,
+    /// if that was the last stat it made.
+    pub(crate) fn seen(&self, path: &str) -> Option<Identity> {
+        self.instance.as_ref().and_then(|instance| instance.vouch.of(path))
+    }
+
+    fn release(&mut self) {
+        if self.instance.take().is_some() {
+            self.sandbox.pool.release();
+        }
+    }
+}
+
+impl Drop for Resident {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 /// One thread advances the epoch for every store of the engine.

@@ -6,8 +6,8 @@ use wasi_common::snapshots::preview_1::types::Errno;
 use wasi_common::snapshots::preview_1::wasi_snapshot_preview1 as wasi;
 use wasmtime::{Caller, Linker};
 
+use super::failure::wasm_error;
 use super::instance::Data;
-use super::wasm_error;
 
 /// WASI preview 1's `errno::nosys`.
 const WASI_ENOSYS: i32 = 52;
