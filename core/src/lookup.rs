@@ -40,18 +40,43 @@ pub trait FileLookup {
     }
 
     /// Call `visit` with the name of every entry of the directory at
-    /// `dir`, in any order, without `.` and `..`; names that are not UTF-8
-    /// are skipped (no request path could name them). Only names: the
-    /// core filters them and asks [`FileLookup::stat`] about the ones it
-    /// shows, so a huge directory costs one pass over its names. On
+    /// `dir`, in any order, without `.` and `..`; a name that is not
+    /// UTF-8 as [`EntryName::NotUtf8`] (no request path can name it; the
+    /// listing counts it among the entries it cannot show). Only names:
+    /// the core filters them and asks [`FileLookup::stat`] about the ones
+    /// it shows, so a huge directory costs one pass over its names. An
+    /// entry that cannot be read mid-listing is left out; the rest are
+    /// still visited. On
     /// failure, what a lookup of `dir` would have found instead
     /// ([`Lookup::NotFound`], [`Lookup::Forbidden`], [`Lookup::Failed`]).
     ///
     /// The default has no listings: every directory without an index is
     /// [`Lookup::NotFound`].
-    fn read_dir(&self, dir: &SafePath, visit: &mut dyn FnMut(&str)) -> Result<(), Lookup<()>> {
+    fn read_dir(
+        &self,
+        dir: &SafePath,
+        visit: &mut dyn FnMut(EntryName<'_>),
+    ) -> Result<(), Lookup<()>> {
         let _ = (dir, visit);
         Err(Lookup::NotFound)
+    }
+}
+
+/// The name of a directory entry, as [`FileLookup::read_dir`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryName<'a> {
+    /// The name, valid UTF-8.
+    Utf8(&'a str),
+    /// A name that is not valid UTF-8 (file systems allow any bytes but
+    /// `/` and NUL): no request path can name it.
+    NotUtf8,
+}
+
+impl<'a> EntryName<'a> {
+    /// The name from its bytes.
+    #[must_use]
+    pub fn from_bytes(name: &'a [u8]) -> Self {
+        std::str::from_utf8(name).map_or(Self::NotUtf8, Self::Utf8)
     }
 }
 
@@ -232,7 +257,11 @@ impl FileLookup for MemoryLookup {
         if is_dir { Lookup::Directory } else { Lookup::NotFound }
     }
 
-    fn read_dir(&self, dir: &SafePath, visit: &mut dyn FnMut(&str)) -> Result<(), Lookup<()>> {
+    fn read_dir(
+        &self,
+        dir: &SafePath,
+        visit: &mut dyn FnMut(EntryName<'_>),
+    ) -> Result<(), Lookup<()>> {
         if !matches!(self.lookup(dir), Lookup::Directory) {
             return Err(Lookup::NotFound);
         }
@@ -242,7 +271,7 @@ impl FileLookup for MemoryLookup {
             // A file, or the first segment of a directory's files.
             let name = path.split('/').next().unwrap_or_default();
             if last != Some(name) {
-                visit(name);
+                visit(EntryName::Utf8(name));
                 last = Some(name);
             }
         }

@@ -189,17 +189,9 @@ impl SafePath {
         self.path.rsplit('/').next().unwrap_or_default()
     }
 
-    /// True if any segment starts with `.` (other than `.well-known`, RFC
-    /// 8615): dotfiles such as `.git` or `.env` are never served.
-    #[must_use]
-    pub fn is_hidden(&self) -> bool {
-        self.segments().any(|s| s.starts_with('.') && s != ".well-known")
-    }
-
-    /// This directory's entry `name`: one plain file name (not empty, not
-    /// `.` or `..`, no `/`, `\\` or control character), as an index name
-    /// or a configured page is.
-    pub fn join(&self, name: &str) -> Result<Self, PathError> {
+    /// Whether `name` could be one entry of a path ([`SafePath::join`]'s
+    /// test, without building the path).
+    pub(crate) fn check_name(name: &str) -> Result<(), PathError> {
         // One pass for the usual plain name; the precise error only when
         // something is off. (U+0080..U+009F, the other controls, start
         // with 0xC2 in UTF-8.)
@@ -215,6 +207,21 @@ impl SafePath {
                 return Err(PathError::NotNormal);
             }
         }
+        Ok(())
+    }
+
+    /// True if any segment starts with `.` (other than `.well-known`, RFC
+    /// 8615): dotfiles such as `.git` or `.env` are never served.
+    #[must_use]
+    pub fn is_hidden(&self) -> bool {
+        self.segments().any(|s| s.starts_with('.') && s != ".well-known")
+    }
+
+    /// This directory's entry `name`: one plain file name (not empty, not
+    /// `.` or `..`, no `/`, `\\` or control character), as an index name
+    /// or a configured page is.
+    pub fn join(&self, name: &str) -> Result<Self, PathError> {
+        Self::check_name(name)?;
         // Not `format!`: this runs for every index lookup.
         let mut path = String::with_capacity(self.path.len() + 1 + name.len());
         if !self.path.is_empty() {

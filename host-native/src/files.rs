@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context as _, anyhow, bail};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt as _};
-use portico_core::{FileId, FileInfo, FileLookup, Lookup, SafePath};
+use portico_core::{EntryName, FileId, FileInfo, FileLookup, Lookup, SafePath};
 
 /// A directory every lookup stays beneath: cap-std resolves each path
 /// relative to the directory's handle (with `openat2(RESOLVE_BENEATH)` on
@@ -97,16 +97,18 @@ impl FileLookup for RootDir {
         }
     }
 
-    fn read_dir(&self, dir: &SafePath, visit: &mut dyn FnMut(&str)) -> Result<(), Lookup<()>> {
+    fn read_dir(
+        &self,
+        dir: &SafePath,
+        visit: &mut dyn FnMut(EntryName<'_>),
+    ) -> Result<(), Lookup<()>> {
         let rel = dir.relative();
         let entries = self.dir.read_dir(rel).map_err(|error| Lookup::from_io_error(&error))?;
         for entry in entries {
             // An entry that vanished or cannot be read mid-listing is
             // left out; the rest of the directory is still listed.
             let Ok(entry) = entry else { continue };
-            if let Some(name) = entry.file_name().to_str() {
-                visit(name);
-            }
+            visit(EntryName::from_bytes(entry.file_name().as_encoded_bytes()));
         }
         Ok(())
     }
@@ -456,7 +458,11 @@ impl FileLookup for OpenFiles {
         self.root.stat(path)
     }
 
-    fn read_dir(&self, dir: &SafePath, visit: &mut dyn FnMut(&str)) -> Result<(), Lookup<()>> {
+    fn read_dir(
+        &self,
+        dir: &SafePath,
+        visit: &mut dyn FnMut(EntryName<'_>),
+    ) -> Result<(), Lookup<()>> {
         self.root.read_dir(dir, visit)
     }
 }

@@ -266,8 +266,11 @@ impl WasiDir for ReadOnlyDir {
             } else {
                 FileType::Unknown
             };
-            let name =
-                entry.file_name().into_string().map_err(|_| Error::illegal_byte_sequence())?;
+            // WASI carries names as strings: one that is not UTF-8 would
+            // fail the whole listing (wasi-common's own readdir does), so
+            // it is named `/`, which no entry can be, and the guest counts
+            // it as a name that cannot be requested (docs/ABI.md, "Files").
+            let name = entry.file_name().into_string().unwrap_or_else(|_| "/".to_owned());
             Ok((filetype, entry.ino(), name))
         });
         let all = dots.into_iter().chain(entries).enumerate().map(|(ix, entry)| {

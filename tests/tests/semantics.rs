@@ -355,7 +355,51 @@ fn a_large_directory_is_listed_in_part(host: Host) {
     assert_eq!(links.len(), 1 + 10_000);
     assert_eq!(links[1].0, "f00000");
     assert_eq!(links[10_000].0, "f09999");
-    assert!(html.contains("50 more entries are not listed"));
+    assert!(
+        html.contains("50 more entries are not listed: a listing shows at most 10000"),
+        "{}",
+        &html[html.len() - 400..]
+    );
+}
+
+/// Names no request can name (not UTF-8, a backslash, a control
+/// character) are left out of a listing and counted apart from the
+/// entry cap; entries that are not served (a link out of the root) are
+/// left out silently; both hosts list the same entries.
+fn names_that_cannot_be_requested_are_counted_apart(host: Host) {
+    use std::os::unix::ffi::OsStrExt as _;
+    let outside = temp_root(&[("secret.txt", b"outside the root")]);
+    let root = temp_root(&[("t/ok.txt", b"ok"), ("t/.hidden", b"hidden")]);
+    let dir = root.path().join("t");
+    let odd: [&[u8]; 3] = [b"bad\xff", b"back\\slash", b"ctl\x01"];
+    for name in odd {
+        let path = dir.join(std::ffi::OsStr::from_bytes(name));
+        if let Err(error) = std::fs::write(&path, b"odd") {
+            eprintln!("skipped: this file system refuses the name {name:?}: {error}");
+            return;
+        }
+    }
+    std::os::unix::fs::symlink(outside.path().join("secret.txt"), dir.join("escape")).unwrap();
+    let server = Server::start(host, root.path());
+    let page = get(&server, "/t/", "");
+    assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
+    let html = String::from_utf8(page.body).unwrap();
+    let hrefs: Vec<String> = listed(&html).into_iter().map(|(href, _)| href).collect();
+    assert_eq!(hrefs, ["../", "ok.txt"]);
+    assert!(
+        html.contains("3 entries are not listed: their names cannot be requested"),
+        "{}",
+        &html[html.find("</table>").unwrap_or(0)..]
+    );
+    assert!(!html.contains("at most"), "nothing was left out for the cap");
+    assert!(!html.contains("escape") && !html.contains("hidden"));
+    // One of them: the singular, and nothing else said.
+    for name in &odd[1..] {
+        std::fs::remove_file(dir.join(std::ffi::OsStr::from_bytes(name))).unwrap();
+    }
+    let html = String::from_utf8(get(&server, "/t/", "").body).unwrap();
+    assert!(html.contains("1 entry is not listed: its name cannot be requested"), "{html}");
+    assert!(!html.contains("at most"));
 }
 
 fn options_and_allow(host: Host) {
@@ -378,5 +422,6 @@ portico_tests::for_each_host!(
     precompressed_siblings,
     listings,
     a_large_directory_is_listed_in_part,
+    names_that_cannot_be_requested_are_counted_apart,
     options_and_allow,
 );

@@ -9,15 +9,16 @@
 //!   names percent-encoded (everything but letters, digits and `-._~`),
 //!   relative to the directory, so any name a request path can name
 //!   round-trips. Names that are not UTF-8 or hold a control character or
-//!   a backslash cannot be requested and are not listed.
+//!   a backslash cannot be requested: they are not listed, and the page
+//!   says how many there are.
 //! - Hidden names (a leading `.`) are not listed unless the site serves
 //!   them; an entry whose [`FileLookup::stat`] is not a file or a
 //!   directory (a symlink out of the root, a socket, a dangling link) is
-//!   not listed either.
+//!   not listed either, and not counted: it is not served.
 //! - Bounded: the names are read once, and only the first
 //!   [`MAX_ENTRIES`] in the listing's order are kept, looked at and shown
 //!   (the page says how many more there are); the page stops growing at
-//!   [`MAX_PAGE_BYTES`]. A directory of 100,000 entries costs one pass over
+//!   [`MAX_PAGE_BYTES`] (and says how many rows that left out). A directory of 100,000 entries costs one pass over
 //!   its names, a heap of 10,000, and 10,000 `stat`s.
 //! - The page needs no script, and its `Content-Security-Policy` allows
 //!   none.
@@ -29,7 +30,7 @@ use std::time::SystemTime;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::Plan;
-use crate::lookup::{FileLookup, Lookup};
+use crate::lookup::{EntryName, FileLookup, Lookup};
 use crate::{SafePath, Site};
 
 /// At most this many entries are listed.
@@ -60,12 +61,21 @@ pub(crate) fn directory<L: FileLookup>(
     // The first MAX_ENTRIES names in listing order, in a max-heap whose
     // top is the last of them; any later name pushes it out.
     let mut kept: BinaryHeap<Name> = BinaryHeap::new();
-    let mut visible = 0usize;
+    let mut left_out = LeftOut::default();
+    let mut named = 0usize;
     let read = files.read_dir(&path, &mut |name| {
+        let EntryName::Utf8(name) = name else {
+            left_out.unnamable += 1;
+            return;
+        };
         if name.starts_with('.') && !site.hidden {
             return;
         }
-        visible += 1;
+        if SafePath::check_name(name).is_err() {
+            left_out.unnamable += 1;
+            return;
+        }
+        named += 1;
         let name = Name::new(name);
         if kept.len() < MAX_ENTRIES {
             kept.push(name);
@@ -80,12 +90,11 @@ pub(crate) fn directory<L: FileLookup>(
         Err(Lookup::NotFound | Lookup::File(_) | Lookup::Directory) => return Plan::NotFound,
         Err(Lookup::Failed) => return Plan::page(500, "The directory could not be read."),
     }
+    left_out.over_cap = named - kept.len().min(named);
     let mut entries: Vec<Entry> = kept
         .into_sorted_vec()
         .into_iter()
         .filter_map(|Name { name, .. }| {
-            // `join` refuses what no request path can name (a control
-            // character, a backslash).
             let child = path.join(&name).ok()?;
             match files.stat(&child) {
                 Lookup::File(file) => Some(Entry {
@@ -103,8 +112,18 @@ pub(crate) fn directory<L: FileLookup>(
         .collect();
     // Stable: names stay in order within directories and files.
     entries.sort_by_key(|entry| !entry.directory);
-    let omitted = visible - entries.len().min(visible);
-    Plan::Listing { html: page(&path, &entries, omitted) }
+    Plan::Listing { html: page(&path, &entries, left_out) }
+}
+
+/// Entries a listing leaves out, besides the hidden ones and those not
+/// served (neither a file nor a directory below the root), by why.
+#[derive(Default)]
+struct LeftOut {
+    /// Names no request can name: not UTF-8, a control character, a
+    /// backslash.
+    unnamable: usize,
+    /// Beyond the first [`MAX_ENTRIES`].
+    over_cap: usize,
 }
 
 /// A name with its sort key: case folded, then as it is.
@@ -127,7 +146,7 @@ struct Entry {
     modified: Option<SystemTime>,
 }
 
-fn page(path: &SafePath, entries: &[Entry], omitted: usize) -> String {
+fn page(path: &SafePath, entries: &[Entry], left_out: LeftOut) -> String {
     let mut html = String::with_capacity(1024 + entries.len() * 160);
     let shown = format!("/{}{}", path.as_str(), if path.is_root() { "" } else { "/" });
     html.push_str(
@@ -162,14 +181,32 @@ fn page(path: &SafePath, entries: &[Entry], omitted: usize) -> String {
         row(&mut html, entry);
     }
     html.push_str("</tbody>\n</table>\n");
-    let more = omitted + cut;
-    if more > 0 {
+    let are = |n: usize| if n == 1 { "entry is" } else { "entries are" };
+    let LeftOut { unnamable, over_cap } = left_out;
+    if over_cap > 0 {
         let _ = writeln!(
             html,
-            "<p class=\"more\">{more} more {} not listed: at most {MAX_ENTRIES} are.</p>",
-            if more == 1 { "entry is" } else { "entries are" }
+            "<p class=\"more\">{over_cap} more {} not listed: a listing shows at most {MAX_ENTRIES}.</p>",
+            are(over_cap)
         );
-    } else if entries.is_empty() {
+    }
+    if cut > 0 {
+        let _ = writeln!(
+            html,
+            "<p class=\"more\">{cut} more {} not listed: the page is at its size limit.</p>",
+            are(cut)
+        );
+    }
+    if unnamable > 0 {
+        let _ = writeln!(
+            html,
+            "<p class=\"more\">{unnamable} {} not listed: {} cannot be requested \
+             (not UTF-8, or with a control character or a backslash).</p>",
+            are(unnamable),
+            if unnamable == 1 { "its name" } else { "their names" }
+        );
+    }
+    if entries.is_empty() && over_cap + cut + unnamable == 0 {
         html.push_str("<p class=\"more\">This directory is empty.</p>\n");
     }
     html.push_str("<footer>portico</footer>\n</main></body></html>\n");
@@ -385,6 +422,64 @@ mod tests {
         assert_eq!(links[1].0, "f000000");
         assert_eq!(links[MAX_ENTRIES].0, format!("f{:06}", MAX_ENTRIES - 1));
         assert!(html.contains("25 more entries are not listed"), "{}", &html[html.len() - 300..]);
+    }
+
+    /// A directory `odd/` whose entries are these names, each a file.
+    struct Odd(Vec<EntryName<'static>>);
+
+    impl FileLookup for Odd {
+        type Handle = ();
+
+        fn lookup(&self, path: &SafePath) -> Lookup<()> {
+            match path.as_str() {
+                "odd" => Lookup::Directory,
+                _ => Lookup::File(crate::FileInfo::new((), 1)),
+            }
+        }
+
+        fn read_dir(
+            &self,
+            _: &SafePath,
+            visit: &mut dyn FnMut(EntryName<'_>),
+        ) -> Result<(), Lookup<()>> {
+            self.0.iter().for_each(|&name| visit(name));
+            Ok(())
+        }
+    }
+
+    fn odd_page(names: Vec<EntryName<'static>>) -> String {
+        let plan = directory(
+            Plan::Directory { path: SafePath::from_request_path("/odd/").unwrap() },
+            &Site::default(),
+            &Odd(names),
+        );
+        let Plan::Listing { html } = plan else { panic!("not a listing") };
+        html
+    }
+
+    #[test]
+    fn names_that_cannot_be_requested_are_counted_apart_from_the_cap() {
+        use EntryName::{NotUtf8, Utf8};
+        let html = odd_page(vec![Utf8("ok"), NotUtf8, Utf8("a\\b"), Utf8("c\u{1}"), Utf8(".h")]);
+        assert_eq!(links(&html).len(), 2, "the parent and ok");
+        assert!(
+            html.contains("3 entries are not listed: their names cannot be requested"),
+            "{html}"
+        );
+        assert!(!html.contains("at most") && !html.contains("empty"), "{html}");
+        let html = odd_page(vec![NotUtf8]);
+        assert!(html.contains("1 entry is not listed: its name cannot be requested"), "{html}");
+        assert!(!html.contains("empty"), "{html}");
+        let html = odd_page(vec![Utf8(".h")]);
+        assert!(html.contains("This directory is empty."), "{html}");
+        // Over the cap too: each count says its own reason.
+        let mut names: Vec<EntryName<'static>> = (0..MAX_ENTRIES + 2)
+            .map(|i| EntryName::Utf8(Box::leak(format!("f{i:06}").into_boxed_str())))
+            .collect();
+        names.push(NotUtf8);
+        let html = odd_page(names);
+        assert!(html.contains("2 more entries are not listed: a listing shows at most 10000"));
+        assert!(html.contains("1 entry is not listed: its name cannot be requested"));
     }
 
     #[test]

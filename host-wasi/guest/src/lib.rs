@@ -25,7 +25,7 @@ use std::sync::OnceLock;
 use portico_abi::{
     ABI_VERSION, Call, FileRef, Refusal, StepResult, decode_call, decode_site, encode_result_into,
 };
-use portico_core::{Connection, FileLookup, Lookup, Now, SafePath, Site, Step};
+use portico_core::{Connection, EntryName, FileLookup, Lookup, Now, SafePath, Site, Step};
 
 /// The configuration `portico_configure` set, or the defaults.
 static SITE: OnceLock<Site> = OnceLock::new();
@@ -44,7 +44,11 @@ impl FileLookup for WasiRoot {
         wasi_fs::lookup(path)
     }
 
-    fn read_dir(&self, dir: &SafePath, visit: &mut dyn FnMut(&str)) -> Result<(), Lookup<()>> {
+    fn read_dir(
+        &self,
+        dir: &SafePath,
+        visit: &mut dyn FnMut(EntryName<'_>),
+    ) -> Result<(), Lookup<()>> {
         wasi_fs::read_dir(dir, visit)
     }
 }
@@ -66,7 +70,11 @@ impl FileLookup for AsRefused<'_> {
         }
     }
 
-    fn read_dir(&self, dir: &SafePath, visit: &mut dyn FnMut(&str)) -> Result<(), Lookup<()>> {
+    fn read_dir(
+        &self,
+        dir: &SafePath,
+        visit: &mut dyn FnMut(EntryName<'_>),
+    ) -> Result<(), Lookup<()>> {
         self.root.read_dir(dir, visit)
     }
 }
@@ -77,7 +85,7 @@ mod wasi_fs {
     use std::time::{Duration, SystemTime};
 
     use portico_abi::FileRef;
-    use portico_core::{FileId, Lookup, SafePath};
+    use portico_core::{EntryName, FileId, Lookup, SafePath};
 
     /// The descriptor of the preopen named `/`, found as wasi-libc finds
     /// preopens: descriptors from 3 up, until one is not a preopen.
@@ -134,7 +142,10 @@ mod wasi_fs {
     /// buffer: a runtime may resume each call by skipping from the start
     /// (wasi-common does), so few large reads beat many small ones (std's
     /// `read_dir` reads 4 KiB at a time).
-    pub(crate) fn read_dir(dir: &SafePath, visit: &mut dyn FnMut(&str)) -> Result<(), Lookup<()>> {
+    pub(crate) fn read_dir(
+        dir: &SafePath,
+        visit: &mut dyn FnMut(EntryName<'_>),
+    ) -> Result<(), Lookup<()>> {
         /// wasi's `dirent`: d_next u64, d_ino u64, d_namlen u32, d_type u8,
         /// padded to 24 bytes, then the name.
         const DIRENT: usize = 24;
@@ -177,11 +188,15 @@ mod wasi_fs {
                     break;
                 }
                 let name = &buffer[at + DIRENT..at + DIRENT + len];
-                if name != b"."
-                    && name != b".."
-                    && let Ok(name) = std::str::from_utf8(name)
-                {
-                    visit(name);
+                if name != b"." && name != b".." {
+                    // portico-wasi's host names an entry whose name is
+                    // not UTF-8 `/`, which no entry can be named
+                    // (docs/ABI.md, "Files"); a runtime that passes the
+                    // bytes through gets the same answer.
+                    visit(match EntryName::from_bytes(name) {
+                        EntryName::Utf8(name) if name.contains('/') => EntryName::NotUtf8,
+                        other => other,
+                    });
                 }
                 cookie = next;
                 progressed = true;
@@ -206,13 +221,16 @@ mod wasi_fs {
 #[cfg(not(target_os = "wasi"))]
 mod wasi_fs {
     use portico_abi::FileRef;
-    use portico_core::{Lookup, SafePath};
+    use portico_core::{EntryName, Lookup, SafePath};
 
     pub(crate) fn lookup(_: &SafePath) -> Lookup<FileRef> {
         Lookup::Failed
     }
 
-    pub(crate) fn read_dir(_: &SafePath, _: &mut dyn FnMut(&str)) -> Result<(), Lookup<()>> {
+    pub(crate) fn read_dir(
+        _: &SafePath,
+        _: &mut dyn FnMut(EntryName<'_>),
+    ) -> Result<(), Lookup<()>> {
         Err(Lookup::Failed)
     }
 }
