@@ -79,6 +79,8 @@ pub(crate) struct AccessLog {
 /// What the workers, the writer and the reporter share.
 #[derive(Debug, Default)]
 struct Queue {
+    /// The program's name, which begins its lines on stderr.
+    name: &'static str,
     state: Mutex<State>,
     /// Wakes the writer: lines were queued, or the log is closing.
     queued: Condvar,
@@ -116,8 +118,8 @@ impl Queue {
 
 impl AccessLog {
     /// Start the writer and reporter threads.
-    pub(crate) fn start(format: LogFormat) -> std::io::Result<Self> {
-        let queue = Arc::new(Queue::default());
+    pub(crate) fn start(format: LogFormat, name: &'static str) -> std::io::Result<Self> {
+        let queue = Arc::new(Queue { name, ..Queue::default() });
         let writer = Arc::clone(&queue);
         std::thread::Builder::new()
             .name("access-log".into())
@@ -129,7 +131,7 @@ impl AccessLog {
         if let Err(error) = reporting {
             // Without a reporter drops are still counted, and reported
             // at shutdown.
-            eprintln!("portico: cannot start the access-log drop reporter: {error}");
+            eprintln!("{name}: cannot start the access-log drop reporter: {error}");
         }
         Ok(Self { format, queue })
     }
@@ -184,12 +186,14 @@ impl AccessLog {
         drop(state);
         if dropped > 0 {
             eprintln!(
-                "portico: {dropped} access-log lines dropped in all: stdout was not keeping up"
+                "{}: {dropped} access-log lines dropped in all: stdout was not keeping up",
+                self.queue.name
             );
         }
         if !finished && unwritten > 0 {
             eprintln!(
-                "portico: up to {unwritten} access-log lines not written: stdout did not take them within {} s",
+                "{}: up to {unwritten} access-log lines not written: stdout did not take them within {} s",
+                self.queue.name,
                 FLUSH_TIMEOUT.as_secs()
             );
         }
@@ -248,7 +252,10 @@ fn write_lines(queue: &Queue) {
         if let Err(error) = written
             && !std::mem::replace(&mut failed, true)
         {
-            eprintln!("portico: cannot write the access log to stdout: {error}; lines are dropped");
+            eprintln!(
+                "{}: cannot write the access log to stdout: {error}; lines are dropped",
+                queue.name
+            );
         }
         queue.lock().writing = 0;
     }
@@ -270,7 +277,7 @@ fn report_drops(queue: &Queue) {
         let new = state.dropped - state.reported;
         state.reported = state.dropped;
         drop(state);
-        eprintln!("portico: {new} access-log lines dropped: stdout is not keeping up");
+        eprintln!("{}: {new} access-log lines dropped: stdout is not keeping up", queue.name);
         let quiet_until = Instant::now() + REPORT_EVERY;
         state = queue.lock();
         while !state.closing {

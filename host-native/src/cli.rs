@@ -265,7 +265,7 @@ pub fn parse<T: Parser + Serving>(name: &str) -> T {
         eprintln!("{name}: error: {}", one_line(&format!("{error:#}")));
         std::process::exit(2);
     }
-    let _ = STARTED_ROOT.set(serve.options.root.clone());
+    let _ = STARTED.set(serve.options.clone());
     if serve.print_config {
         let root = &serve.options.root;
         // Absolute: a relative root in a file is read relative to the file.
@@ -282,22 +282,34 @@ pub fn parse<T: Parser + Serving>(name: &str) -> T {
     args
 }
 
-/// The command line as parsed at start, and the root it named.
+/// The command line as parsed at start, and the options the server
+/// started with.
 static INVOCATION: std::sync::OnceLock<clap::ArgMatches> = std::sync::OnceLock::new();
-static STARTED_ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+static STARTED: std::sync::OnceLock<Options> = std::sync::OnceLock::new();
+
+/// What a reload read.
+#[derive(Debug)]
+pub struct Reload {
+    /// The site to serve from now on.
+    pub site: Site,
+    /// The settings whose values changed but apply only at start (file
+    /// keys, as [`Options::restart_only_changes`] names them): kept as
+    /// they were until a restart.
+    pub not_applied: Vec<&'static str>,
+}
 
 /// The site as the command line given at start and the configuration
-/// file as it is now say (`SIGHUP`).
-pub fn reload() -> anyhow::Result<Site> {
+/// file as it is now say (`SIGHUP`), and what of the rest changed.
+pub fn reload() -> anyhow::Result<Reload> {
     use clap::FromArgMatches as _;
     let matches = INVOCATION.get().context("no command line to reload from")?;
     let mut args = ServeArgs::from_arg_matches(matches)?;
     args.resolve(matches)?;
-    if STARTED_ROOT.get().is_some_and(|root| *root != args.options.root) {
-        // Only reported: the web root is opened once, at start.
-        eprintln!("portico: the root in the configuration changed; that takes a restart");
-    }
-    args.site()
+    let not_applied = STARTED
+        .get()
+        .map(|started| started.restart_only_changes(&args.options))
+        .unwrap_or_default();
+    Ok(Reload { site: args.site()?, not_applied })
 }
 
 /// A message that may span lines (wasmtime's errors, parser messages) as

@@ -41,13 +41,18 @@ use anyhow::Context as _;
 /// the URL, stop on Ctrl-C or SIGTERM after the responses in flight,
 /// return. The URL goes to stderr with every other message, so that stdout
 /// holds nothing but access-log lines.
-pub fn serve<H: Handler>(name: &str, args: &cli::ServeArgs, handler: H) -> anyhow::Result<()> {
+pub fn serve<H: Handler>(
+    name: &'static str,
+    args: &cli::ServeArgs,
+    handler: H,
+) -> anyhow::Result<()> {
     // First: it unsets LISTEN_*, which must happen before other threads.
     let passed = activation::take_listener()?;
     let from_systemd = passed.is_some();
+    let config = Config { name, ..args.config() };
     let server = match passed {
-        Some(listener) => Server::on_listener(listener, handler, args.config())?,
-        None => Server::bind(args.addr(), handler, args.config())?,
+        Some(listener) => Server::on_listener(listener, handler, config)?,
+        None => Server::bind(args.addr(), handler, config)?,
     };
     let addr = server.local_addr()?;
     let stop = server.shutdown_handle()?;
@@ -104,8 +109,18 @@ fn handle_signals<H: Handler>(
                     stop.shutdown();
                     continue;
                 }
-                match cli::reload().and_then(|site| handler.reload(site)) {
-                    Ok(()) => eprintln!("{name}: configuration reloaded"),
+                let reloaded = cli::reload().and_then(|reload| {
+                    handler.reload(reload.site)?;
+                    Ok(reload.not_applied)
+                });
+                match reloaded {
+                    Ok(kept) if kept.is_empty() => eprintln!("{name}: configuration reloaded"),
+                    Ok(kept) => eprintln!(
+                        "{name}: configuration reloaded; not applied, as {} {} a restart: {}",
+                        if kept.len() == 1 { "it" } else { "they" },
+                        if kept.len() == 1 { "takes" } else { "take" },
+                        kept.join(", ")
+                    ),
                     Err(error) => eprintln!(
                         "{name}: reload failed, keeping the running configuration: {}",
                         cli::one_line(&format!("{error:#}"))

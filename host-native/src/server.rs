@@ -88,7 +88,7 @@ impl<H: Handler> Server<H> {
             config.workers = default_workers(loopback);
         }
         let limited = fit_to_fd_limit(&mut config);
-        let log = config.access_log.map(AccessLog::start).transpose();
+        let log = config.access_log.map(|format| AccessLog::start(format, config.name)).transpose();
         let log = log.context("cannot start the access-log thread")?;
         Ok(Self {
             listener,
@@ -162,7 +162,7 @@ impl<H: Handler> Server<H> {
                 Err(_) => failed = Some(anyhow::anyhow!("a worker thread panicked")),
             }
         }
-        report(&self.shared);
+        report(self.config.name, &self.shared);
         if let Some(log) = &self.shared.log {
             log.close();
         }
@@ -170,16 +170,22 @@ impl<H: Handler> Server<H> {
     }
 }
 
-/// At exit, what the deadlines and the cap did, if anything.
-fn report(shared: &Shared) {
-    let evicted = shared.evicted.load(Ordering::Relaxed);
-    let refused = shared.refused.load(Ordering::Relaxed);
-    let stalled = shared.send_timeouts.load(Ordering::Relaxed);
-    if evicted + refused + stalled > 0 {
-        eprintln!(
-            "portico: at the connection cap {evicted} idle connection(s) closed and {refused} \
-             refused; {stalled} response(s) dropped after the send timeout"
-        );
+/// At exit, what the cap, the send timeout and files that shrank did:
+/// one line naming only what happened, nothing if nothing did.
+fn report(name: &str, shared: &Shared) {
+    let count = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+    let parts: Vec<String> = [
+        (count(&shared.evicted), "idle connection(s) closed at the connection cap"),
+        (count(&shared.refused), "connection(s) refused at the connection cap (503)"),
+        (count(&shared.send_timeouts), "response(s) dropped after the send timeout"),
+        (count(&shared.cut_short), "response(s) cut short: their file shrank while it was sent"),
+    ]
+    .into_iter()
+    .filter(|&(n, _)| n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    if !parts.is_empty() {
+        eprintln!("{name}: at exit: {}", parts.join("; "));
     }
 }
 
@@ -204,8 +210,9 @@ fn fit_to_fd_limit(config: &mut Config) -> Option<String> {
     }
     let asked = config.max_connections;
     config.max_connections = room;
+    let connections = if room == 1 { "connection" } else { "connections" };
     Some(format!(
-        "at most {room} connections at once, not {asked}: the open-file limit is {files} \
+        "at most {room} {connections} at once, not {asked}: the open-file limit is {files} \
          (raise it with `ulimit -n` or LimitNOFILE=)"
     ))
 }

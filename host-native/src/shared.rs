@@ -18,6 +18,8 @@ use crate::access_log::AccessLog;
 /// ([`portico_core::Limits`]): the core owns those deadlines.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The program's name, which begins every line it prints on stderr.
+    pub name: &'static str,
     /// Connections open at once. A connection beyond it closes the
     /// longest-idle one (a keep-alive connection between requests, or one
     /// that has sent nothing yet); when none is idle it is answered 503.
@@ -42,6 +44,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
+            name: "portico",
             max_connections: portico_config::DEFAULT_MAX_CONNECTIONS as usize,
             send_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(10),
@@ -86,6 +89,8 @@ pub(crate) struct Shared {
     /// Responses dropped because the client took nothing for
     /// [`Config::send_timeout`].
     pub(crate) send_timeouts: AtomicU64,
+    /// Responses cut short because their file shrank while it was sent.
+    pub(crate) cut_short: AtomicU64,
 }
 
 impl Shared {

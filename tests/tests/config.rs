@@ -207,8 +207,68 @@ fn sighup_reloads_the_configuration_without_dropping_connections(host: Host) {
     assert_eq!(still.header("cache-control"), Some("max-age=2"), "the running site is kept");
 }
 
+/// A reload whose file changes settings that apply only at start says
+/// which were not applied, applies the rest, and keeps the old values of
+/// those (the idle timeout, say).
+fn sighup_names_the_settings_that_take_a_restart(host: Host) {
+    let root = temp_root(&[("a.txt", b"a")]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(dir.path(), "site.toml", "idle-timeout = 30\n");
+    let server = Server::start_with(host, root.path(), &["--config", &config]);
+    // (The port and the address are given on the command line, which
+    // beats the file: changing them there changes nothing.)
+    write(
+        dir.path(),
+        "site.toml",
+        "idle-timeout = 1\nmax-connections = 100\nworkers = 3\ncors = true\nport = 1\n",
+    );
+    server.signal("HUP");
+    wait_for_stderr(&server, "configuration reloaded");
+    let line = server
+        .stderr_lines()
+        .into_iter()
+        .find(|line| line.contains("configuration reloaded"))
+        .unwrap();
+    assert!(
+        line.contains("not applied") && line.contains("restart"),
+        "the reload does not say what it left out: {line}"
+    );
+    let (_, named) = line.split_once("restart: ").unwrap();
+    let mut named: Vec<&str> = named.split(", ").collect();
+    named.sort_unstable();
+    // Not cors (applied), not the port (the command line's stands).
+    assert_eq!(named, ["idle-timeout", "max-connections", "workers"], "{line}");
+    // cors applied; the idle timeout kept: a connection idle for 2 s
+    // is still open.
+    let mut kept = send(&server, &get("/a.txt"));
+    let first = kept.next(false).unwrap();
+    assert_eq!(first.header("access-control-allow-origin"), Some("*"));
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    use std::io::Write as _;
+    kept.stream().write_all(&get("/a.txt")).unwrap();
+    assert!(kept.next(false).is_some(), "the idle timeout changed without a restart");
+    // A reload that changes nothing of the kind says nothing of it.
+    write(dir.path(), "site.toml", "idle-timeout = 30\ncors = false\n");
+    server.signal("HUP");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let second = loop {
+        let lines: Vec<String> = server
+            .stderr_lines()
+            .into_iter()
+            .filter(|line| line.contains("configuration reloaded"))
+            .collect();
+        if lines.len() == 2 {
+            break lines[1].clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "no second reload line");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(!second.contains("restart"), "{second}");
+}
+
 portico_tests::for_each_host!(
     sighup_reloads_the_configuration_without_dropping_connections,
+    sighup_names_the_settings_that_take_a_restart,
     a_config_file_shapes_the_site,
     the_command_line_beats_the_environment_beats_the_file,
     a_bad_config_file_is_one_error_naming_file_line_and_key,

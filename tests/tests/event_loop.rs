@@ -65,8 +65,8 @@ fn open_sockets(pid: u32) -> usize {
 }
 
 /// Stop the server with SIGTERM and return the stderr line with the
-/// exit summary (`portico: at the connection cap ...`).
-fn exit_summary(mut server: Server) -> String {
+/// exit summary (`portico: at exit: ...`).
+fn exit_summary(host: Host, mut server: Server) -> String {
     server.signal("TERM");
     let status = server.wait_exit(Duration::from_secs(15)).expect("the server did not exit");
     assert!(status.success(), "exit status {status:?}");
@@ -74,10 +74,10 @@ fn exit_summary(mut server: Server) -> String {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let lines = server.stderr_lines();
-        // Not the notice while running ("at the connection cap (N): ..."):
-        // only the summary counts the send timeouts.
-        let summary = lines.iter().find(|line| line.contains("dropped after the send timeout"));
+        let summary = lines.iter().find(|line| line.contains(": at exit: "));
         if let Some(line) = summary {
+            // Every line begins with the program's own name.
+            assert!(line.starts_with(&format!("{}: at exit: ", host.name())), "{line}");
             return line.clone();
         }
         assert!(Instant::now() < deadline, "no exit summary on stderr:\n{}", lines.join("\n"));
@@ -317,9 +317,9 @@ fn a_client_that_never_reads_is_dropped_at_the_send_timeout(host: Host) {
     assert!(body.len() < LEN, "the whole file arrived: the response was not dropped");
     assert!(body == &big[..body.len()], "{}", first_difference(body, &big[..body.len()]));
 
-    let summary = exit_summary(server);
+    let summary = exit_summary(host, server);
     assert!(
-        summary.contains("0 idle connection(s) closed and 0 refused; 1 response(s) dropped"),
+        summary.ends_with(": at exit: 1 response(s) dropped after the send timeout"),
         "{summary}"
     );
 }
@@ -554,10 +554,24 @@ fn eviction_counts_and_shutdown_summary(host: Host) {
         answered(reader);
     }
     drop((first, second));
+    // The notice while running, under the program's own name.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let notice = loop {
+        let lines = server.stderr_lines();
+        if let Some(line) = lines.iter().find(|line| line.contains("at the connection cap (2)")) {
+            break line.clone();
+        }
+        assert!(Instant::now() < deadline, "no notice of the cap:\n{}", lines.join("\n"));
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(notice.starts_with(&format!("{}: at the connection cap", host.name())), "{notice}");
 
-    let summary = exit_summary(server);
+    let summary = exit_summary(host, server);
     assert!(
-        summary.contains("1 idle connection(s) closed and 1 refused; 0 response(s) dropped"),
+        summary.ends_with(
+            ": at exit: 1 idle connection(s) closed at the connection cap; \
+             1 connection(s) refused at the connection cap (503)"
+        ),
         "{summary}"
     );
 }
@@ -684,7 +698,64 @@ fn deadlines_hold_after_thousands_of_short_connections(host: Host) {
     assert!(after >= IDLE_TIMEOUT - Duration::from_millis(500), "closed after {after:?}");
 }
 
+/// A file truncated while it is being sent: the response ends at the
+/// file's new end and the connection closes at once (not at the send
+/// timeout), the access log has the line with the bytes sent, and the
+/// exit summary counts it.
+fn a_file_truncated_while_sent_ends_the_response_at_once(host: Host) {
+    const LEN: usize = 48 << 20;
+    const CUT: usize = 16 << 20;
+    let big = pattern(LEN, 7);
+    let root = temp_root(&[("big.bin", &big)]);
+    let server = Server::start_with(host, root.path(), &["--send-timeout", "60"]);
+    let mut client = small_window_client(&server, 64 * 1024);
+    client.write_all(&get("/big.bin")).unwrap();
+    // Some of the body, so the server is well into the file; its buffers
+    // hold far less than CUT.
+    let mut received = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    while received.len() < 1 << 20 {
+        let n = client.read(&mut chunk).unwrap();
+        assert!(n > 0, "closed early");
+        received.extend_from_slice(&chunk[..n]);
+    }
+    let file = std::fs::OpenOptions::new().write(true).open(root.path().join("big.bin")).unwrap();
+    file.set_len(CUT as u64).unwrap();
+    let cut_at = Instant::now();
+    loop {
+        match client.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => received.extend_from_slice(&chunk[..n]),
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                panic!(
+                    "the connection hangs {:?} after the file shrank ({} bytes read)",
+                    cut_at.elapsed(),
+                    received.len()
+                )
+            }
+            Err(error) => panic!("{error}"),
+        }
+    }
+    let head_end = received.windows(4).position(|w| w == b"\r\n\r\n").expect("a head") + 4;
+    let head = String::from_utf8_lossy(&received[..head_end]);
+    assert!(head.contains(&format!("\r\nContent-Length: {LEN}\r\n")), "{head}");
+    let body = &received[head_end..];
+    assert_eq!(body.len(), CUT, "the body ends where the file now ends");
+    assert!(body == &big[..CUT], "{}", first_difference(body, &big[..CUT]));
+
+    let line = server.wait_for_log(1).remove(0);
+    assert!(line.ends_with(&format!(" 200 {CUT}")), "{line}");
+    let summary = exit_summary(host, server);
+    assert!(
+        summary.contains("1 response(s) cut short: their file shrank while it was sent"),
+        "{summary}"
+    );
+    assert!(!summary.contains("connection cap") && !summary.contains("send timeout"), "{summary}");
+}
+
 portico_tests::for_each_host!(
+    a_file_truncated_while_sent_ends_the_response_at_once,
     a_last_request_is_closed_at_once_and_a_body_still_coming_is_drained,
     thousands_of_idle_connections_and_a_new_client_is_served,
     slowloris_is_closed_at_the_head_deadline_while_others_are_served,

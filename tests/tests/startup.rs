@@ -197,6 +197,22 @@ fn a_low_open_file_limit_lowers_the_cap_and_says_so(host: Host) {
     let mut response = portico_tests::agent().get(&server.url("/")).call().unwrap();
     assert_eq!(response.status().as_u16(), 200);
     assert!(!response.body_mut().read_to_vec().unwrap().is_empty());
+    // Room for one: said in the singular.
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg("ulimit -n 193 && exec \"$@\"").arg("sh").arg(host.binary());
+    cmd.args(["-p", "0", "--workers", "1", "-q"]).arg(static_root());
+    let one = Server::spawn_command(host, cmd, portico_tests::Stdout::Read);
+    let expected = format!(
+        "{}: at most 1 connection at once, not 16384: the open-file limit is 193 \
+         (raise it with `ulimit -n` or LimitNOFILE=)",
+        host.name()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !one.stderr_lines().contains(&expected) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(one.stderr_lines().contains(&expected), "{:?}", one.stderr_lines());
+    drop(one);
     // With the limit as it is here, nothing is said.
     let server = Server::start_with(host, &static_root(), &["--max-connections", "100"]);
     std::thread::sleep(Duration::from_millis(200));

@@ -269,6 +269,29 @@ impl Options {
         Ok(site)
     }
 
+    /// The settings a server applies only when it starts (where it
+    /// listens, the root, the connection cap, the workers, the deadlines
+    /// and the access log), by their file keys, that differ between
+    /// `self` (as the server started) and `other` (a reload): what a
+    /// reload to `other` leaves as it was until a restart. Everything
+    /// else goes into [`Options::site`] and applies at once.
+    #[must_use]
+    pub fn restart_only_changes(&self, other: &Self) -> Vec<&'static str> {
+        let differs = [
+            ("root", self.root != other.root),
+            ("port", self.port != other.port),
+            ("bind", self.bind != other.bind),
+            ("max-connections", self.max_connections != other.max_connections),
+            ("workers", self.workers != other.workers),
+            ("send-timeout", self.send_timeout != other.send_timeout),
+            ("idle-timeout", self.idle_timeout != other.idle_timeout),
+            ("head-timeout", self.head_timeout != other.head_timeout),
+            ("quiet", self.quiet != other.quiet),
+            ("log-format", self.log_format != other.log_format),
+        ];
+        differs.into_iter().filter_map(|(key, changed)| changed.then_some(key)).collect()
+    }
+
     /// The listening settings these options describe.
     #[must_use]
     pub fn listening(&self) -> Listening {

@@ -112,3 +112,24 @@ fn the_effective_options_read_back_the_same() {
     assert_eq!(again, options.clone().with_root("/srv"));
     assert_eq!(effective(&again, "/srv".into()).unwrap(), first);
 }
+
+#[test]
+fn a_reload_names_the_settings_that_take_a_restart() {
+    let started = env(&[("PORTICO_PORT", "9090"), ("PORTICO_CORS", "1")]).unwrap();
+    assert!(started.restart_only_changes(&started.clone()).is_empty());
+    let site_only = env(&[("PORTICO_PORT", "9090"), ("PORTICO_HIDDEN", "1")]).unwrap();
+    assert!(started.restart_only_changes(&site_only).is_empty(), "cors and hidden apply at once");
+    let reload = env(&[
+        ("PORTICO_PORT", "9091"),
+        ("PORTICO_IDLE_TIMEOUT", "5"),
+        ("PORTICO_LOG_FORMAT", "json"),
+        ("PORTICO_WORKERS", "2"),
+    ])
+    .unwrap();
+    assert_eq!(
+        started.restart_only_changes(&reload),
+        ["port", "workers", "idle-timeout", "log-format"]
+    );
+    let moved = started.clone().with_root("/elsewhere");
+    assert_eq!(started.restart_only_changes(&moved), ["root"]);
+}

@@ -44,7 +44,7 @@ impl<H: Handler> Worker<'_, H> {
                     // Out of file descriptors, say: the listener stays
                     // ready, so back off instead of spinning.
                     if self.may_report() {
-                        eprintln!("portico: accept failed: {error}");
+                        eprintln!("{}: accept failed: {error}", self.config.name);
                     }
                     self.accept_paused = Some(Instant::now() + ACCEPT_PAUSE);
                     return;
@@ -131,9 +131,9 @@ impl<H: Handler> Worker<'_, H> {
         let evicted = self.shared.evicted.fetch_add(1, Ordering::Relaxed) + 1;
         if self.may_report() {
             eprintln!(
-                "portico: at the connection cap ({}): closing the longest-idle connections \
+                "{}: at the connection cap ({}): closing the longest-idle connections \
                  to admit new ones ({evicted} so far)",
-                self.config.max_connections
+                self.config.name, self.config.max_connections
             );
         }
         true

@@ -10,11 +10,12 @@
 //! ```
 
 use std::io::{self, Read as _};
+use std::sync::atomic::Ordering;
 
 use portico_core::{Now, Step};
 
 use super::conn::{Conn, Input, Phase};
-use super::outgoing::{Outgoing, Wrote, write_out};
+use super::outgoing::{Outgoing, Wrote, is_cut_short, write_out};
 use super::state::{Next, READ_AHEAD_LEN, Worker, log};
 use crate::clock;
 use crate::files::Reads;
@@ -209,7 +210,10 @@ impl<H: Handler> Turn<'_, H> {
                 }
                 Flow::Stop(Next::Wait)
             }
-            Err(_) => {
+            Err(error) => {
+                if is_cut_short(&error) {
+                    self.shared.cut_short.fetch_add(1, Ordering::Relaxed);
+                }
                 if let Some(out) = conn.take_out() {
                     log(self.shared, conn, &out, &self.scratch[cursor.start..cursor.end]);
                 }
@@ -254,7 +258,14 @@ impl<H: Handler> Turn<'_, H> {
             Step::Respond { consumed, response } => {
                 match Outgoing::new(response, consumed, now.wall) {
                     Ok(out) => conn.phase = Phase::Writing(out),
-                    Err(_) => return Flow::Stop(Next::Close),
+                    // A small file that shrank before its bytes were read:
+                    // nothing sent yet, and nothing true to send.
+                    Err(error) => {
+                        if is_cut_short(&error) {
+                            self.shared.cut_short.fetch_add(1, Ordering::Relaxed);
+                        }
+                        return Flow::Stop(Next::Close);
+                    }
                 }
                 conn.deadline = None;
                 Flow::Again

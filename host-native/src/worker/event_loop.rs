@@ -97,7 +97,8 @@ impl<H: Handler> Worker<'_, H> {
                     return Ok(());
                 }
                 if Instant::now() >= until {
-                    eprintln!("portico: {} connection(s) still open at shutdown", self.conns.len());
+                    let (name, open) = (self.config.name, self.conns.len());
+                    eprintln!("{name}: {open} connection(s) still open at shutdown");
                     return Ok(());
                 }
             }

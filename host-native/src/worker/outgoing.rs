@@ -126,10 +126,13 @@ impl Outgoing {
 /// Write what the socket takes of `out`, from where it stopped. The
 /// head goes with MSG_MORE when a file follows, so the kernel sends it in
 /// one packet with the file's first bytes; file ranges go with
-/// sendfile(2) from an explicit offset. A write the socket took only
+/// sendfile(2) from an explicit offset. A `send` the socket took only
 /// part of means it is full: wait for it to drain rather than ask again.
-/// A file that ends before the length promised is an error: the
-/// connection must close rather than leave the client waiting.
+/// A short `sendfile` may also mean the file ended early, so it is asked
+/// again: a full socket then says so (`EAGAIN`, after which the kernel
+/// reports it writable again), the end of the file with 0. A file that
+/// ends before the length promised is an error ([`cut_short`]): the
+/// connection must close at once rather than leave the client waiting.
 pub(super) fn write_out(stream: &TcpStream, out: &mut Outgoing) -> io::Result<Wrote> {
     let mut progressed = false;
     let mut budget = WRITE_BUDGET;
@@ -141,12 +144,12 @@ pub(super) fn write_out(stream: &TcpStream, out: &mut Outgoing) -> io::Result<Wr
         let pos = usize::try_from(out.pos).unwrap_or(usize::MAX);
         let (piece_len, asked, result) = if out.at == 0 {
             let bytes = out.head.get(pos..).unwrap_or(&[]);
-            (out.head.len() as u64, bytes.len() as u64, send(stream, bytes, more))
+            (out.head.len() as u64, Some(bytes.len() as u64), send(stream, bytes, more))
         } else {
             match out.body.segments().nth(out.at - 1) {
                 Some(Segment::Bytes(all)) => {
                     let bytes = all.get(pos..).unwrap_or(&[]);
-                    (all.len() as u64, bytes.len() as u64, send(stream, bytes, more))
+                    (all.len() as u64, Some(bytes.len() as u64), send(stream, bytes, more))
                 }
                 Some(Segment::File { offset, len }) => {
                     let file = out.body.handle().ok_or(io::ErrorKind::InvalidInput)?;
@@ -155,12 +158,11 @@ pub(super) fn write_out(stream: &TcpStream, out: &mut Outgoing) -> io::Result<Wr
                     let chunk = len.saturating_sub(out.pos).min(1 << 30).min(budget);
                     let result = send_file(stream, file, offset + out.pos, chunk);
                     if matches!(result, Ok(0)) {
-                        return Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "file shrank while sent",
-                        ));
+                        return Err(cut_short());
                     }
-                    (len, chunk, result)
+                    // No `asked`: a short sendfile is not taken for a
+                    // full socket.
+                    (len, None, result)
                 }
                 None => return Err(io::ErrorKind::InvalidInput.into()),
             }
@@ -176,7 +178,7 @@ pub(super) fn write_out(stream: &TcpStream, out: &mut Outgoing) -> io::Result<Wr
                 if out.pos >= piece_len {
                     out.at += 1;
                     out.pos = 0;
-                } else if n < asked {
+                } else if asked.is_some_and(|asked| n < asked) {
                     return Ok(Wrote::Blocked { progressed });
                 }
             }
@@ -188,6 +190,17 @@ pub(super) fn write_out(stream: &TcpStream, out: &mut Outgoing) -> io::Result<Wr
         }
     }
     Ok(Wrote::Done)
+}
+
+/// The error of a response whose file ended before the length its head
+/// promised: the file shrank (was truncated) while it was being sent.
+pub(super) fn cut_short() -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, "the file shrank while it was sent")
+}
+
+/// Whether `error` is [`cut_short`]'s.
+pub(super) fn is_cut_short(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::UnexpectedEof
 }
 
 pub(super) fn send(stream: &TcpStream, bytes: &[u8], more: bool) -> io::Result<usize> {
