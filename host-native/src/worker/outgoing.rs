@@ -128,11 +128,14 @@ impl Outgoing {
 /// one packet with the file's first bytes; file ranges go with
 /// sendfile(2) from an explicit offset. A `send` the socket took only
 /// part of means it is full: wait for it to drain rather than ask again.
-/// A short `sendfile` may also mean the file ended early, so it is asked
-/// again: a full socket then says so (`EAGAIN`, after which the kernel
-/// reports it writable again), the end of the file with 0. A file that
-/// ends before the length promised is an error ([`cut_short`]): the
-/// connection must close at once rather than leave the client waiting.
+/// A short `sendfile` may also mean the file ended early, and then no
+/// writable event would ever come: the file's length is looked at
+/// (`fstat`) before waiting. A file that ends before the length promised
+/// is an error ([`cut_short`]): the connection must close at once rather
+/// than leave the client waiting for the send timeout. (Asking again
+/// instead would also tell the two apart, but with a reader draining the
+/// socket as it is written it sends in small pieces: the kernel says a
+/// socket is writable again only once a third of its buffer is free.)
 pub(super) fn write_out(stream: &TcpStream, out: &mut Outgoing) -> io::Result<Wrote> {
     let mut progressed = false;
     let mut budget = WRITE_BUDGET;
@@ -142,14 +145,16 @@ pub(super) fn write_out(stream: &TcpStream, out: &mut Outgoing) -> io::Result<Wr
         }
         let more = out.at + 1 < out.pieces;
         let pos = usize::try_from(out.pos).unwrap_or(usize::MAX);
+        // The file a short write may have met the end of, and where.
+        let mut ends_at = None;
         let (piece_len, asked, result) = if out.at == 0 {
             let bytes = out.head.get(pos..).unwrap_or(&[]);
-            (out.head.len() as u64, Some(bytes.len() as u64), send(stream, bytes, more))
+            (out.head.len() as u64, bytes.len() as u64, send(stream, bytes, more))
         } else {
             match out.body.segments().nth(out.at - 1) {
                 Some(Segment::Bytes(all)) => {
                     let bytes = all.get(pos..).unwrap_or(&[]);
-                    (all.len() as u64, Some(bytes.len() as u64), send(stream, bytes, more))
+                    (all.len() as u64, bytes.len() as u64, send(stream, bytes, more))
                 }
                 Some(Segment::File { offset, len }) => {
                     let file = out.body.handle().ok_or(io::ErrorKind::InvalidInput)?;
@@ -160,9 +165,8 @@ pub(super) fn write_out(stream: &TcpStream, out: &mut Outgoing) -> io::Result<Wr
                     if matches!(result, Ok(0)) {
                         return Err(cut_short());
                     }
-                    // No `asked`: a short sendfile is not taken for a
-                    // full socket.
-                    (len, None, result)
+                    ends_at = Some((file, offset));
+                    (len, chunk, result)
                 }
                 None => return Err(io::ErrorKind::InvalidInput.into()),
             }
@@ -178,7 +182,12 @@ pub(super) fn write_out(stream: &TcpStream, out: &mut Outgoing) -> io::Result<Wr
                 if out.pos >= piece_len {
                     out.at += 1;
                     out.pos = 0;
-                } else if asked.is_some_and(|asked| n < asked) {
+                } else if n < asked {
+                    if let Some((file, offset)) = ends_at
+                        && file.metadata()?.len() <= offset + out.pos
+                    {
+                        return Err(cut_short());
+                    }
                     return Ok(Wrote::Blocked { progressed });
                 }
             }
