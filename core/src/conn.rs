@@ -271,10 +271,18 @@ impl Connection {
                     _ => Some(self.arm(timer, now)),
                 }
             }
-            // Any progress on a body restarts its idle time.
-            (Event::NeedMore | Event::Discard(_), State::Body(_) | State::Chunked { .. }) => {
+            // Progress on a body (bytes to drop) restarts its idle time;
+            // waiting does not, so a poll with nothing new (a spurious
+            // wake-up) leaves the deadline where it was. Found by the
+            // connection_clock fuzz target: a chunked body's partial line
+            // pushed it back at every poll.
+            (Event::Discard(_), State::Body(_) | State::Chunked { .. }) => {
                 Some(self.arm(Timer::Idle, now))
             }
+            (Event::NeedMore, State::Body(_) | State::Chunked { .. }) => match self.deadline {
+                Some(armed) if armed.timer == Timer::Idle => Some(armed),
+                _ => Some(self.arm(Timer::Idle, now)),
+            },
             _ => None,
         };
         event

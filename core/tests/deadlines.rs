@@ -102,6 +102,30 @@ fn a_body_that_stops_arriving_closes_after_the_idle_timeout_from_its_last_bytes(
     assert!(matches!(conn.poll(b"", at(25)), Event::Close));
 }
 
+/// Found by the connection_clock fuzz target: a poll with no new bytes
+/// (a spurious wake-up) in a body pushed its deadline back; only bytes
+/// that are dropped do.
+#[test]
+fn a_poll_with_nothing_new_leaves_a_body_deadline_where_it_was() {
+    let mut conn = Connection::new(limits());
+    let head = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    assert!(matches!(conn.poll(head, at(0)), Event::Request(_)));
+    // Part of a chunk-size line: nothing to drop yet.
+    assert!(matches!(conn.poll(b"5\r", at(1)), Event::NeedMore));
+    assert_eq!(conn.poll_timeout(), Some(at(16)));
+    assert!(matches!(conn.poll(b"5\r", at(9)), Event::NeedMore));
+    assert_eq!(conn.poll_timeout(), Some(at(16)), "pushed back by a poll with nothing new");
+    conn.handle_timeout(at(16));
+    assert!(matches!(conn.poll(b"5\r", at(16)), Event::Close));
+
+    let mut conn = Connection::new(limits());
+    let head = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n";
+    assert!(matches!(conn.poll(head, at(0)), Event::Request(_)));
+    assert!(matches!(conn.poll(b"", at(1)), Event::NeedMore));
+    assert!(matches!(conn.poll(b"", at(9)), Event::NeedMore));
+    assert_eq!(conn.poll_timeout(), Some(at(16)));
+}
+
 #[test]
 fn deadlines_travel_through_the_state_bytes() {
     for (input, now) in [

@@ -20,8 +20,9 @@ use portico_core::fields::{
     RangeSelection, Tags, parse_http_date, parse_range, parse_tags, select_ranges,
 };
 use portico_core::{
-    Body, Connection, Framing, Limits, MemoryLookup, Method, Moment, Now, Parsed, ProtocolError,
-    Request, Response, SafePath, Segment, Site, Step, Version, parse_request as parse, respond,
+    Body, Connection, Event, Framing, Limits, MemoryLookup, Method, Moment, Now, Parsed,
+    ProtocolError, Request, Response, SafePath, Segment, Site, Step, Version,
+    parse_request as parse, respond,
 };
 
 /// A target's check: panics if `data` breaks its invariant.
@@ -37,7 +38,14 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("fields", fields),
     ("ranges_differential", ranges_differential),
     ("request_from_parts", request_from_parts),
+    ("connection_clock", connection_clock),
 ];
+
+/// Targets whose checks need more than this file may use, replayed by
+/// the test named beside each (their corpus directories are not this
+/// file's to check).
+pub const REPLAYED_ELSEWHERE: &[(&str, &str)] =
+    &[("guest_answer", "host-wasi/abi/tests/fuzz_regressions.rs")];
 
 /// Limits small enough that short inputs cross every one of them (the same
 /// as `core/tests/split_invariance.rs`).
@@ -404,6 +412,137 @@ pub fn connection_chunks(data: &[u8]) {
     let expected = drive(limits, [input], false);
     let actual = drive(limits, pieces(input, sizes), restore);
     assert_eq!(actual, expected, "cut into pieces of {sizes:?} (restore: {restore})");
+}
+
+/// The `connection_clock` target: a connection driven through time, as
+/// `core/tests/deadlines.rs`'s property test drives it but with any bytes
+/// and any timing. `data[0]` says how many happenings follow (at most
+/// 64), each three bytes: a kind and a pause in milliseconds (`u16`,
+/// little-endian); after them, the bytes the client sends. A kind with
+/// its high bit set is a wake with no bytes; otherwise its low six bits
+/// (plus one) are how many of the client's next bytes arrive. Whatever
+/// the bytes and the timing:
+///
+/// - the state, deadline included, survives `to_bytes` at every poll;
+/// - waking before the deadline changes nothing;
+/// - waiting always has a deadline, ahead of now unless the bytes that
+///   came were not of the kind that pushes it back (a head's: the host
+///   wakes at once and the head gets its 408; a body's that gave nothing
+///   to drop, such as part of a chunk's size line: the host wakes at once
+///   and closes);
+/// - polling again with no new bytes (a spurious wake-up) changes
+///   nothing, a deadline that passed included;
+/// - once a deadline fired nothing waits and no request is read: a head
+///   cut short gets 408, anything else closes without a word;
+/// - a 408 comes only after a deadline, with part of a head buffered, and
+///   no other refusal comes after one;
+/// - a close comes only from a deadline, a request that ended the
+///   connection, or a body whose framing broke;
+/// - what the core asks to drop is there to drop.
+pub fn connection_clock(data: &[u8]) {
+    let Some((&count, rest)) = data.split_first() else { return };
+    let count = usize::from(count).min(64);
+    let (happenings, mut input) = rest.split_at((count * 3).min(rest.len()));
+    let limits = Limits::default()
+        .with_idle_timeout(Duration::from_secs(15))
+        .with_head_timeout(Duration::from_secs(10));
+    let mut conn = Connection::new(limits);
+    let mut now = Moment::ZERO;
+    let mut buf: Vec<u8> = Vec::new();
+    // What the last request allows next: a close (it ended the
+    // connection, or its body may break its framing).
+    let mut may_close = false;
+    // Polled at least once (the first poll arms the idle deadline).
+    let mut polled = false;
+    for happening in happenings.chunks_exact(3) {
+        let pause =
+            Duration::from_millis(u64::from(u16::from_le_bytes([happening[1], happening[2]])));
+        now = now.saturating_add(pause);
+        let kind = happening[0];
+        // Bytes that arrive push a deadline back; a poll with none (a
+        // spurious wake-up) leaves it where it was, passed or not.
+        let mut fresh = true;
+        let (woke, stalled) = if kind & 0x80 != 0 {
+            let before = conn;
+            let stalled = conn.awaiting_head() && !buf.is_empty();
+            let deadline = conn.poll_timeout();
+            conn.handle_timeout(now);
+            let fired = deadline.is_some_and(|at| now >= at);
+            if !fired {
+                assert_eq!(conn, before, "a wake before the deadline changed the state");
+            }
+            (fired, stalled)
+        } else {
+            let take = usize::from(kind & 0x3f) + 1;
+            let (arrived, later) = input.split_at(take.min(input.len()));
+            buf.extend_from_slice(arrived);
+            input = later;
+            fresh = !arrived.is_empty();
+            (false, false)
+        };
+        if !fresh && polled {
+            // The last poll ended waiting: polling again with nothing new,
+            // whatever the time, changes nothing.
+            let before = conn;
+            assert!(
+                matches!(conn.poll(&buf, now), Event::NeedMore),
+                "nothing new, yet not waiting"
+            );
+            assert_eq!(conn, before, "a poll with nothing new changed the state");
+            continue;
+        }
+        // Body bytes dropped in this turn: they restart the idle time.
+        let mut dropped = false;
+        loop {
+            let restored = Connection::from_bytes(limits, &conn.to_bytes());
+            assert_eq!(restored, Some(conn), "the state did not survive its bytes");
+            polled = true;
+            match conn.poll(&buf, now) {
+                Event::NeedMore => {
+                    let at = conn.poll_timeout();
+                    assert!(at.is_some(), "waiting with no deadline");
+                    if at.is_some_and(|at| at <= now) {
+                        // Only bytes that push a deadline back keep it
+                        // ahead: a head's do not, nor a body's that gave
+                        // nothing to drop (part of a chunk's line).
+                        let head = conn.awaiting_head() && !buf.is_empty();
+                        let body = !conn.awaiting_head() && !dropped;
+                        assert!(head || body, "{at:?} due at {now:?}");
+                    }
+                    assert!(!woke, "a fired deadline still waits");
+                    break;
+                }
+                Event::Discard(n) => {
+                    assert!(n > 0 && n <= buf.len(), "discard {n} of {}", buf.len());
+                    buf.drain(..n);
+                    dropped = true;
+                }
+                Event::Request(request) => {
+                    assert!(!woke, "a request after the deadline fired");
+                    let n = request.head_len();
+                    assert!(n > 0 && n <= buf.len(), "a head of {n} of {}", buf.len());
+                    may_close = !request.keep_alive() || request.framing() != Framing::None;
+                    buf.drain(..n);
+                }
+                Event::Reject(rejection) => {
+                    if rejection.error == ProtocolError::Timeout {
+                        assert!(woke && stalled, "408 without a stalled head");
+                    } else {
+                        assert!(!woke, "{:?} after a deadline fired", rejection.error);
+                    }
+                    return;
+                }
+                Event::Close => {
+                    assert!(
+                        (woke && !stalled) || may_close,
+                        "closed without a deadline or a reason (woke {woke}, stalled {stalled})"
+                    );
+                    return;
+                }
+                other => panic!("an event this target does not know: {other:?}"),
+            }
+        }
+    }
 }
 
 /// `input` cut into pieces whose sizes cycle through `sizes`.

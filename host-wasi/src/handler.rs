@@ -11,9 +11,7 @@ use portico::{
     SpareHeads,
 };
 use portico_abi::{Call, FileRef, Miss, Refusal, StepResult};
-use portico_core::{
-    Lookup, Moment, Now, STATE_LEN, Segment, Site, Step, Written, closing_response,
-};
+use portico_core::{Lookup, Moment, Now, STATE_LEN, Site, Step, Written, closing_response};
 
 /// A step as the server loop takes it: the core's, its file opened.
 type Answer = Step<Written<SharedFile>>;
@@ -141,18 +139,10 @@ impl WasiHandler {
         worker: &Worker<'_>,
         answer: Written<FileRef>,
     ) -> Result<Written<SharedFile>, Opened> {
-        let Written { status, keep_alive, head, body } = answer;
-        if let Some(file) = body.handle() {
-            let fits = body.segments().all(|segment| match segment {
-                Segment::File { offset, len } => {
-                    offset.checked_add(len).is_some_and(|end| end <= file.size)
-                }
-                Segment::Bytes(_) => true,
-            });
-            if !fits {
-                return Err(Opened::Broken);
-            }
+        if !portico_abi::ranges_fit(&answer) {
+            return Err(Opened::Broken);
         }
+        let Written { status, keep_alive, head, body } = answer;
         let body = body.try_map_handle(|file| self.open(worker, &file))?;
         Ok(Written { status, keep_alive, head, body })
     }

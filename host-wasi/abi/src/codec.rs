@@ -558,6 +558,12 @@ impl<'a> Reader<'a> {
     }
     fn file(&mut self) -> Result<FileRef, AbiError> {
         let path = self.path()?;
+        // The root is a directory, never a file to send (found by the
+        // guest_answer fuzz target: the host refused it only when it
+        // opened it).
+        if path.is_root() {
+            return Err(AbiError::BadPath);
+        }
         let size = self.u64()?;
         let flags = self.u8()?;
         if flags & !0b11 != 0 {

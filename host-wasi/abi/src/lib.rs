@@ -21,7 +21,8 @@
 //! Everything a decoder accepts is valid: statuses are 100–999, header
 //! fields cannot split the head, paths are normal paths below the root,
 //! sizes are within the caps below. A guest is not trusted: the host
-//! decodes its answers with [`decode_result`] and treats an error as a
+//! reads its answers with [`decode_block`] (the block in guest memory,
+//! then [`decode_result`]) and [`ranges_fit`], and treats an error as a
 //! broken instance.
 
 #![forbid(unsafe_code)]
@@ -271,8 +272,10 @@ fn line_end(bytes: &[u8]) -> Option<&[u8]> {
     bytes[portico_core::field_run(bytes)..].strip_prefix(b"\r\n")
 }
 
+mod answer;
 mod codec;
 
+pub use answer::{BlockError, MAX_RESULT, decode_block, ranges_fit};
 pub use codec::{
     decode_call, decode_result, decode_result_into, decode_site, encode_call, encode_call_into,
     encode_result, encode_result_into, encode_site,

@@ -46,6 +46,12 @@ fn path() -> impl Strategy<Value = SafePath> {
         .prop_map(|segments| SafePath::from_normal(&segments.join("/")).unwrap())
 }
 
+/// A file's path: not the root, which is a directory.
+fn file_path() -> impl Strategy<Value = SafePath> {
+    prop::collection::vec(segment(), 1..5)
+        .prop_map(|segments| SafePath::from_normal(&segments.join("/")).unwrap())
+}
+
 fn time() -> impl Strategy<Value = SystemTime> {
     (-4_000_000_000_i64..300_000_000_000, 0u32..1_000_000_000).prop_map(|(secs, nanos)| {
         if secs >= 0 {
@@ -58,7 +64,7 @@ fn time() -> impl Strategy<Value = SystemTime> {
 }
 
 fn file_ref() -> impl Strategy<Value = FileRef> {
-    (path(), any::<u64>(), prop::option::of(time()), prop::option::of(any::<(u64, u64)>()))
+    (file_path(), any::<u64>(), prop::option::of(time()), prop::option::of(any::<(u64, u64)>()))
         .prop_map(|(path, size, modified, id)| FileRef {
             path,
             size,
@@ -311,7 +317,7 @@ fn guests_are_not_trusted() {
         bytes.push(0);
         assert_eq!(decode_result(&bytes), Err(AbiError::BadHeader));
     }
-    for bad in ["../etc/passwd", "/etc/passwd", "a//b", "a/./b", "a\\b", "a\0b"] {
+    for bad in ["../etc/passwd", "/etc/passwd", "a//b", "a/./b", "a\\b", "a\0b", "", "."] {
         let mut bytes = with_head(200, b"HTTP/1.1 200 OK\r\n\r\n");
         bytes.push(2);
         bytes.extend_from_slice(&u16::try_from(bad.len()).unwrap().to_le_bytes());
@@ -319,4 +325,67 @@ fn guests_are_not_trusted() {
         bytes.extend_from_slice(&[0; 8 + 1 + 12 + 16 + 16]);
         assert_eq!(decode_result(&bytes), Err(AbiError::BadPath), "{bad}");
     }
+}
+
+/// The block in guest memory: its length word and its bounds are checked
+/// before its bytes are read, and a step may not consume more than it was
+/// given.
+#[test]
+fn result_blocks_are_read_trusting_nothing() {
+    use portico_abi::{BlockError, MAX_RESULT, decode_block};
+    let discard = encode_result(&StepResult::new([0; STATE_LEN], None, false, Step::Discard(7)));
+    let block = |total: u32, bytes: &[u8]| {
+        let mut memory = vec![0xaa; 3];
+        memory.extend_from_slice(&total.to_le_bytes());
+        memory.extend_from_slice(bytes);
+        memory
+    };
+    let whole = u32::try_from(discard.len() + 4).unwrap();
+    let memory = block(whole, &discard);
+    let result = decode_block(&memory, 3, 7, Vec::new()).unwrap();
+    assert_eq!(result.step, Step::Discard(7));
+    assert_eq!(decode_block(&memory, 3, 6, Vec::new()), Err(BlockError::Overconsumed));
+    assert_eq!(
+        decode_block(&memory, memory.len() - 2, 7, Vec::new()),
+        Err(BlockError::OutOfBounds)
+    );
+    assert_eq!(decode_block(&memory, usize::MAX - 1, 7, Vec::new()), Err(BlockError::OutOfBounds));
+    let long = block(whole + 1, &discard);
+    assert_eq!(decode_block(&long, 3, 7, Vec::new()), Err(BlockError::OutOfBounds));
+    for total in [0, 3, u32::try_from(MAX_RESULT).unwrap() + 1, u32::MAX] {
+        assert_eq!(
+            decode_block(&block(total, &discard), 3, 7, Vec::new()),
+            Err(BlockError::Size(total))
+        );
+    }
+    let short = block(whole - 1, &discard);
+    assert!(matches!(decode_block(&short, 3, 7, Vec::new()), Err(BlockError::Malformed(_))));
+}
+
+/// A body's file ranges must lie within the file the guest saw.
+#[test]
+fn file_ranges_must_fit_the_file_seen() {
+    use portico_abi::ranges_fit;
+    let file = FileRef {
+        path: SafePath::from_normal("a.bin").unwrap(),
+        size: 10,
+        modified: None,
+        id: None,
+    };
+    let answer = |body| Response::from_parts(ResponseHead::new(200), body).written(Vec::new());
+    let range = |offset, len| Body::File { handle: file.clone(), offset, len };
+    assert!(ranges_fit(&answer(range(0, 10))));
+    assert!(ranges_fit(&answer(range(10, 0))));
+    assert!(!ranges_fit(&answer(range(0, 11))));
+    assert!(!ranges_fit(&answer(range(u64::MAX, 2))), "an offset that overflows");
+    let parts = |parts| Body::Parts { handle: file.clone(), parts };
+    assert!(ranges_fit(&answer(parts(vec![
+        Part::Bytes(b"--b".to_vec()),
+        Part::File { offset: 2, len: 8 }
+    ]))));
+    assert!(!ranges_fit(&answer(parts(vec![
+        Part::File { offset: 0, len: 1 },
+        Part::File { offset: 9, len: 2 }
+    ]))));
+    assert!(ranges_fit(&answer(Body::Bytes(b"page".to_vec()))));
 }
