@@ -331,12 +331,17 @@ impl Writer<'_> {
         let (secs, nanos) = match v.duration_since(SystemTime::UNIX_EPOCH) {
             Ok(after) => (i64::try_from(after.as_secs()).unwrap_or(i64::MAX), after.subsec_nanos()),
             Err(before) => {
+                // In i128: the earliest time a reader accepts is i64::MIN
+                // seconds, whose negation an i64 cannot hold (found by the
+                // guest_answer fuzz target: it was written back one second
+                // later, so two encodings read as one time).
                 let before = before.duration();
-                let secs = i64::try_from(before.as_secs()).unwrap_or(i64::MAX);
-                match before.subsec_nanos() {
-                    0 => (-secs, 0),
-                    n => (-secs - 1, 1_000_000_000 - n),
-                }
+                let secs = -i128::from(before.as_secs());
+                let (secs, nanos) = match before.subsec_nanos() {
+                    0 => (secs, 0),
+                    n => (secs - 1, 1_000_000_000 - n),
+                };
+                (i64::try_from(secs).unwrap_or(i64::MIN), nanos)
             }
         };
         self.bytes(&secs.to_le_bytes());
@@ -647,7 +652,7 @@ mod tests {
 
     #[test]
     fn times_before_1970_survive() {
-        for secs in [-1_i64, -86_400, 0, 1] {
+        for secs in [-1_i64, -86_400, 0, 1, i64::MIN, i64::MIN + 1] {
             for nanos in [0, 1, 999_999_999] {
                 let t = if secs >= 0 {
                     SystemTime::UNIX_EPOCH + Duration::new(secs.unsigned_abs(), nanos)
