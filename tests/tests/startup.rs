@@ -176,15 +176,16 @@ fn a_root_that_is_a_file_says_so(host: Host) {
     assert_eq!(line, format!("{}: error: cannot serve '{file}': not a directory", host.name()));
 }
 
-fn a_low_open_file_limit_lowers_the_cap_and_says_so(host: Host) {
-    // 512 files; one worker, whose open-file cache may hold 128, and 64
-    // kept back: 320 connections.
+/// Start `host` on one worker under an open-file limit of `files`, and
+/// wait for its line saying the cap became `cap` (`connections`, the
+/// word it uses for that many).
+fn start_under_file_limit(host: Host, files: u32, cap: usize, connections: &str) -> Server {
     let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg("ulimit -n 512 && exec \"$@\"").arg("sh").arg(host.binary());
+    cmd.arg("-c").arg(format!("ulimit -n {files} && exec \"$@\"")).arg("sh").arg(host.binary());
     cmd.args(["-p", "0", "--workers", "1", "-q"]).arg(static_root());
     let server = Server::spawn_command(host, cmd, portico_tests::Stdout::Read);
     let expected = format!(
-        "{}: at most 320 connections at once, not 16384: the open-file limit is 512 \
+        "{}: at most {cap} {connections} at once, not 16384: the open-file limit is {files} \
          (raise it with `ulimit -n` or LimitNOFILE=)",
         host.name()
     );
@@ -193,26 +194,19 @@ fn a_low_open_file_limit_lowers_the_cap_and_says_so(host: Host) {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(server.stderr_lines().contains(&expected), "{:?}", server.stderr_lines());
+    server
+}
+
+fn a_low_open_file_limit_lowers_the_cap_and_says_so(host: Host) {
+    // 512 files; one worker, whose open-file cache may hold 128, and 64
+    // kept back: 320 connections.
+    let server = start_under_file_limit(host, 512, 320, "connections");
     // It serves all the same.
     let mut response = portico_tests::agent().get(&server.url("/")).call().unwrap();
     assert_eq!(response.status().as_u16(), 200);
     assert!(!response.body_mut().read_to_vec().unwrap().is_empty());
     // Room for one: said in the singular.
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg("ulimit -n 193 && exec \"$@\"").arg("sh").arg(host.binary());
-    cmd.args(["-p", "0", "--workers", "1", "-q"]).arg(static_root());
-    let one = Server::spawn_command(host, cmd, portico_tests::Stdout::Read);
-    let expected = format!(
-        "{}: at most 1 connection at once, not 16384: the open-file limit is 193 \
-         (raise it with `ulimit -n` or LimitNOFILE=)",
-        host.name()
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !one.stderr_lines().contains(&expected) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(one.stderr_lines().contains(&expected), "{:?}", one.stderr_lines());
-    drop(one);
+    drop(start_under_file_limit(host, 193, 1, "connection"));
     // With the limit as it is here, nothing is said.
     let server = Server::start_with(host, &static_root(), &["--max-connections", "100"]);
     std::thread::sleep(Duration::from_millis(200));
