@@ -391,6 +391,30 @@ impl AcceptEncoding {
     }
 }
 
+/// The weight, in thousandths, that an `Accept` field (every line of it,
+/// as one list) gives the media type `media` by its exact name (`*/*` and
+/// `type/*` are not counted: a listing and a fallback page ask whether a
+/// client named HTML or JSON, not whether it takes anything). The highest
+/// if named twice; 0 if not named, or only with a bad weight.
+pub fn accept_weight<'a>(lines: impl IntoIterator<Item = &'a [u8]>, media: &str) -> u16 {
+    let mut best = 0;
+    for member in lines.into_iter().flat_map(crate::request::list_elements) {
+        let mut params = member.split(|&b| b == b';');
+        if !params.next().unwrap_or_default().trim_ascii().eq_ignore_ascii_case(media.as_bytes()) {
+            continue;
+        }
+        let mut weight = Some(1000);
+        for param in params {
+            let param = param.trim_ascii();
+            if let Some(q) = param.strip_prefix(b"q=").or_else(|| param.strip_prefix(b"Q=")) {
+                weight = qvalue(q);
+            }
+        }
+        best = best.max(weight.unwrap_or(0));
+    }
+    best
+}
+
 /// qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in
 /// thousandths.
 fn qvalue(text: &[u8]) -> Option<u16> {

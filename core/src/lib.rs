@@ -99,7 +99,7 @@ mod time;
 pub use conn::{Connection, Event, Limits, STATE_LEN};
 pub use error::{ProtocolError, Rejection};
 pub use facts::{RequestFacts, request_line_parts};
-pub use lookup::{EntryName, FileId, FileInfo, FileLookup, Lookup, MemoryLookup};
+pub use lookup::{EntryName, EntryStat, FileId, FileInfo, FileLookup, Lookup, MemoryLookup};
 pub use parse::{MAX_METHOD, Parsed, field_run, is_tchar, parse_request};
 pub use path::{PathError, SafePath};
 pub use request::{Framing, Header, Method, Request, Target, Version};

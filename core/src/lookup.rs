@@ -9,7 +9,7 @@ use crate::SafePath;
 
 /// Access to the files below a web root. Hosts implement it over a
 /// capability-confined directory. `lookup` is all a host must provide;
-/// `read_dir` (and a cheaper `stat`) add directory listings.
+/// `read_dir` adds directory listings.
 pub trait FileLookup {
     /// Whatever the host needs to stream the file later: an open file, a
     /// path, an index. The core never looks inside it.
@@ -20,45 +20,57 @@ pub trait FileLookup {
     /// [`Lookup::Forbidden`], never the outside file.
     fn lookup(&self, path: &SafePath) -> Lookup<Self::Handle>;
 
-    /// What is at `path`, as [`FileLookup::lookup`] says, without keeping
-    /// anything open: a listing asks this of every entry it shows. The
-    /// default looks the path up and drops the handle; a host whose lookup
-    /// opens files should answer from metadata alone.
-    fn stat(&self, path: &SafePath) -> Lookup<()> {
-        match self.lookup(path) {
-            Lookup::File(file) => Lookup::File(FileInfo {
-                handle: (),
-                len: file.len,
-                modified: file.modified,
-                id: file.id,
-            }),
-            Lookup::Directory => Lookup::Directory,
-            Lookup::NotFound => Lookup::NotFound,
-            Lookup::Forbidden => Lookup::Forbidden,
-            Lookup::Failed => Lookup::Failed,
-        }
-    }
-
-    /// Call `visit` with the name of every entry of the directory at
-    /// `dir`, in any order, without `.` and `..`; a name that is not
-    /// UTF-8 as [`EntryName::NotUtf8`] (no request path can name it; the
-    /// listing counts it among the entries it cannot show). Only names:
-    /// the core filters them and asks [`FileLookup::stat`] about the ones
-    /// it shows, so a huge directory costs one pass over its names. An
-    /// entry that cannot be read mid-listing is left out; the rest are
-    /// still visited. On
-    /// failure, what a lookup of `dir` would have found instead
-    /// ([`Lookup::NotFound`], [`Lookup::Forbidden`], [`Lookup::Failed`]).
+    /// Call `visit` with every entry of the directory at `dir`, in any
+    /// order, without `.` and `..`: its name (a name that is not UTF-8 as
+    /// [`EntryName::NotUtf8`]: no request path can name it, and the
+    /// listing counts it among the entries it cannot show) and what a
+    /// listing shows of it ([`EntryStat`]: its kind, length and time, a
+    /// symbolic link followed as [`FileLookup::lookup`] would, beneath the
+    /// root). The stat is `None` for an entry a lookup would not serve: a
+    /// socket, a link out of the root or to nothing, one that vanished or
+    /// cannot be read mid-listing. A host answers it from what it has at
+    /// hand for the directory (`fstatat` on the open directory; a link
+    /// alone needs a walk from the root), so a listing of 10,000 entries
+    /// costs 10,000 cheap calls, not 10,000 path walks. On failure, what
+    /// a lookup of `dir` would have found instead ([`Lookup::NotFound`],
+    /// [`Lookup::Forbidden`], [`Lookup::Failed`]).
     ///
     /// The default has no listings: every directory without an index is
     /// [`Lookup::NotFound`].
     fn read_dir(
         &self,
         dir: &SafePath,
-        visit: &mut dyn FnMut(EntryName<'_>),
+        visit: &mut dyn FnMut(EntryName<'_>, Option<EntryStat>),
     ) -> Result<(), Lookup<()>> {
         let _ = (dir, visit);
         Err(Lookup::NotFound)
+    }
+}
+
+/// What a listing shows of a directory entry, as [`FileLookup::read_dir`]
+/// reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EntryStat {
+    /// A directory (else a regular file).
+    pub directory: bool,
+    /// The file's length in bytes; 0 for a directory.
+    pub len: u64,
+    /// When it was last modified, if the file system keeps that.
+    pub modified: Option<SystemTime>,
+}
+
+impl EntryStat {
+    /// A regular file of `len` bytes.
+    #[must_use]
+    pub fn file(len: u64, modified: Option<SystemTime>) -> Self {
+        Self { directory: false, len, modified }
+    }
+
+    /// A directory.
+    #[must_use]
+    pub fn directory(modified: Option<SystemTime>) -> Self {
+        Self { directory: true, len: 0, modified }
     }
 }
 
@@ -260,18 +272,25 @@ impl FileLookup for MemoryLookup {
     fn read_dir(
         &self,
         dir: &SafePath,
-        visit: &mut dyn FnMut(EntryName<'_>),
+        visit: &mut dyn FnMut(EntryName<'_>, Option<EntryStat>),
     ) -> Result<(), Lookup<()>> {
         if !matches!(self.lookup(dir), Lookup::Directory) {
             return Err(Lookup::NotFound);
         }
         let prefix = if dir.is_root() { String::new() } else { format!("{}/", dir.as_str()) };
         let mut last: Option<&str> = None;
-        for path in self.files.keys().filter_map(|path| path.strip_prefix(&prefix)) {
+        for (path, (contents, modified)) in
+            self.files.iter().filter_map(|(path, file)| Some((path.strip_prefix(&prefix)?, file)))
+        {
             // A file, or the first segment of a directory's files.
-            let name = path.split('/').next().unwrap_or_default();
+            let (name, within) = path.split_once('/').unwrap_or((path, ""));
             if last != Some(name) {
-                visit(EntryName::Utf8(name));
+                let stat = if within.is_empty() {
+                    EntryStat::file(contents.len() as u64, *modified)
+                } else {
+                    EntryStat::directory(None)
+                };
+                visit(EntryName::Utf8(name), Some(stat));
                 last = Some(name);
             }
         }

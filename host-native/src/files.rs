@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context as _, anyhow, bail};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt as _};
-use portico_core::{EntryName, FileId, FileInfo, FileLookup, Lookup, SafePath};
+use portico_core::{EntryName, EntryStat, FileId, FileInfo, FileLookup, Lookup, SafePath};
 
 /// A directory every lookup stays beneath: cap-std resolves each path
 /// relative to the directory's handle (with `openat2(RESOLVE_BENEATH)` on
@@ -83,34 +83,46 @@ impl FileLookup for RootDir {
         }
     }
 
-    /// From metadata alone (`statx`, following symlinks beneath the root):
-    /// a listing asks this of every entry and must not open each file.
-    fn stat(&self, path: &SafePath) -> Lookup<()> {
-        let rel = path.relative();
-        match self.dir.metadata(rel) {
-            Ok(meta) if meta.is_dir() => Lookup::Directory,
-            Ok(meta) if meta.is_file() => Lookup::File(
-                FileInfo::new((), meta.len()).modified(meta.modified().ok().map(|t| t.into_std())),
-            ),
-            Ok(_) => Lookup::NotFound,
-            Err(error) => Lookup::from_io_error(&error),
-        }
-    }
-
+    /// Each entry's stat from the open directory (`fstatat` of its name,
+    /// which cannot leave the directory); a symbolic link alone is
+    /// followed, from the root and beneath it, as a lookup would.
     fn read_dir(
         &self,
         dir: &SafePath,
-        visit: &mut dyn FnMut(EntryName<'_>),
+        visit: &mut dyn FnMut(EntryName<'_>, Option<EntryStat>),
     ) -> Result<(), Lookup<()>> {
-        let rel = dir.relative();
-        let entries = self.dir.read_dir(rel).map_err(|error| Lookup::from_io_error(&error))?;
+        let entries =
+            self.dir.read_dir(dir.relative()).map_err(|error| Lookup::from_io_error(&error))?;
         for entry in entries {
             // An entry that vanished or cannot be read mid-listing is
             // left out; the rest of the directory is still listed.
             let Ok(entry) = entry else { continue };
-            visit(EntryName::from_bytes(entry.file_name().as_encoded_bytes()));
+            let name = entry.file_name();
+            let name = EntryName::from_bytes(name.as_encoded_bytes());
+            let stat = match entry.metadata() {
+                Ok(meta) if meta.is_symlink() => match name {
+                    EntryName::Utf8(name) => {
+                        dir.join(name).ok().and_then(|path| self.dir.metadata(path.relative()).ok())
+                    }
+                    EntryName::NotUtf8 => None,
+                },
+                other => other.ok(),
+            };
+            visit(name, stat.and_then(|meta| entry_stat(&meta)));
         }
         Ok(())
+    }
+}
+
+/// What a listing shows of a file or directory; `None` for anything else.
+fn entry_stat(meta: &cap_std::fs::Metadata) -> Option<EntryStat> {
+    let modified = meta.modified().ok().map(cap_std::time::SystemTime::into_std);
+    if meta.is_dir() {
+        Some(EntryStat::directory(modified))
+    } else if meta.is_file() {
+        Some(EntryStat::file(meta.len(), modified))
+    } else {
+        None
     }
 }
 
@@ -454,14 +466,10 @@ impl FileLookup for OpenFiles {
         }
     }
 
-    fn stat(&self, path: &SafePath) -> Lookup<()> {
-        self.root.stat(path)
-    }
-
     fn read_dir(
         &self,
         dir: &SafePath,
-        visit: &mut dyn FnMut(EntryName<'_>),
+        visit: &mut dyn FnMut(EntryName<'_>, Option<EntryStat>),
     ) -> Result<(), Lookup<()>> {
         self.root.read_dir(dir, visit)
     }

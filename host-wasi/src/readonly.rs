@@ -155,6 +155,14 @@ impl ReadOnlyDir {
     /// an executor (every future of wasi-common's synchronous directory is
     /// ready at once).
     pub(crate) fn stat(&self, path: &str, follow_symlinks: bool) -> Result<Filestat, Error> {
+        if !follow_symlinks && is_one_name(path) {
+            // A listing's stat of each entry of the directory it read: one
+            // name, not followed, so an `fstatat` on this directory, which
+            // cannot leave it. Not remembered: a listing of 100,000
+            // entries would only push out the paths worth remembering.
+            let meta = self.dir.symlink_metadata(path)?;
+            return Ok(filestat(&meta));
+        }
         let which = usize::from(follow_symlinks);
         let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
         let stats = &mut stats[which];
@@ -188,6 +196,28 @@ impl ReadOnlyDir {
             self.vouch(path, follow_symlinks, now);
         }
         Ok(stat)
+    }
+}
+
+/// A single name within a directory: no `/`, not `.` or `..`.
+fn is_one_name(path: &str) -> bool {
+    !path.is_empty() && !path.contains('/') && path != "." && path != ".."
+}
+
+/// What `path_filestat_get` says of `meta`, as wasi-common's own stat
+/// would.
+fn filestat(meta: &cap_std::fs::Metadata) -> Filestat {
+    use cap_std::fs::MetadataExt as _;
+    let time = |t: std::io::Result<cap_std::time::SystemTime>| t.ok().map(|t| t.into_std());
+    Filestat {
+        device_id: meta.dev(),
+        inode: meta.ino(),
+        filetype: wasi_common::sync::file::filetype_from(&meta.file_type()),
+        nlink: meta.nlink(),
+        size: meta.len(),
+        atim: time(meta.accessed()),
+        mtim: time(meta.modified()),
+        ctim: time(meta.created()),
     }
 }
 

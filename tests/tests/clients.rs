@@ -667,6 +667,33 @@ fn chromium_lists_a_directory_whose_links_all_lead_back(host: Host) {
     let crumbs: Vec<_> = links(heading).into_iter().map(|(href, _)| href).collect();
     assert_eq!(crumbs, ["/", "/list/"]);
 
+    // Sorted by size: the same rows, the directory still first, every
+    // link as before; the headings are plain links that sort.
+    let sorted = chromium(&["--dump-dom".into()], &server.url("/list/?sort=size&order=desc"));
+    let table = &sorted[sorted.find("<tbody>").expect("a table")..];
+    let sorted_rows = links(&table[..table.find("</tbody>").expect("the table ends")]);
+    assert_eq!(sorted_rows[..2], rows[..2], "{sorted}");
+    let mut again: Vec<_> = sorted_rows.clone();
+    let mut before: Vec<_> = rows.clone();
+    again.sort();
+    before.sort();
+    assert_eq!(again, before);
+    let thead = &sorted[sorted.find("<thead>").unwrap()..sorted.find("</thead>").unwrap()];
+    let headings: Vec<String> = links(thead).into_iter().map(|(href, _)| href).collect();
+    assert_eq!(headings, ["?sort=name&order=asc", "?sort=size&order=asc", "?sort=time&order=desc"]);
+
+    // The JSON form, as a browser shows it: the same names, intact.
+    let shown = unescape(&chromium(&["--dump-dom".into()], &server.url("/list/?format=json")));
+    let json = &shown[shown.find("{\"path\"").expect("the document")..=shown.rfind('}').unwrap()];
+    let doc: serde_json::Value = serde_json::from_str(json).expect("JSON");
+    let mut names: Vec<&str> =
+        doc["entries"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    names.sort_unstable();
+    let mut wanted: Vec<&str> = LISTED_FILES.to_vec();
+    wanted.push(LISTED_DIRECTORY);
+    wanted.sort_unstable();
+    assert_eq!(names, wanted);
+
     // The page allows no script: the policy's script-src (or its
     // default-src fallback) is 'none'.
     let page = send(&server, &get("/list/")).next(false).expect("an answer");

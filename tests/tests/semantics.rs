@@ -266,6 +266,7 @@ fn precompressed_siblings(host: Host) {
 /// The `(href, text)` of each link in a listing's table.
 fn listed(html: &str) -> Vec<(String, String)> {
     let table = &html[html.find("<tbody>").expect("a table")..];
+    let table = &table[..table.find("</tbody>").expect("the table ends")];
     table
         .split("<a href=\"")
         .skip(1)
@@ -402,6 +403,78 @@ fn names_that_cannot_be_requested_are_counted_apart(host: Host) {
     assert!(!html.contains("at most"));
 }
 
+/// The same listing as JSON for a program that asks (`Accept`, or
+/// `?format=json`), and sorted by size or time for people, with the
+/// times and sizes the file system has, directories' times too.
+fn listings_as_json_and_sorted(host: Host) {
+    let root = temp_root(&[
+        ("s/file10.txt", b"x"),
+        ("s/file2.txt", b"xxxxxxxxxx"),
+        ("s/File1.txt", b"xxxxx"),
+        ("s/q\"<b>.txt", b"xx"),
+        ("s/dir/inner", b""),
+    ]);
+    let at = |secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+    let dir = root.path().join("s");
+    for (name, secs) in [
+        ("file10.txt", 1_700_000_300),
+        ("file2.txt", 1_700_000_100),
+        ("File1.txt", 1_700_000_200),
+        ("q\"<b>.txt", 1_600_000_000),
+        ("dir", 1_700_000_400),
+    ] {
+        std::fs::File::open(dir.join(name)).unwrap().set_modified(at(secs)).unwrap();
+    }
+    let server = Server::start(host, root.path());
+    let names_of = |target: &str| -> Vec<String> {
+        let page = get(&server, target, "");
+        assert_eq!(page.status, 200, "{target}");
+        listed(&String::from_utf8(page.body).unwrap()).into_iter().map(|(href, _)| href).collect()
+    };
+    assert_eq!(
+        names_of("/s/"),
+        ["../", "dir/", "File1.txt", "file2.txt", "file10.txt", "q%22%3Cb%3E.txt"]
+    );
+    assert_eq!(
+        names_of("/s/?sort=size&order=desc"),
+        ["../", "dir/", "file2.txt", "File1.txt", "q%22%3Cb%3E.txt", "file10.txt"]
+    );
+    assert_eq!(
+        names_of("/s/?sort=time&order=desc"),
+        ["../", "dir/", "file10.txt", "File1.txt", "file2.txt", "q%22%3Cb%3E.txt"]
+    );
+
+    for (target, fields) in [("/s/", "Accept: application/json\r\n"), ("/s/?format=json", "")] {
+        let answer = get(&server, target, fields);
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.header("content-type"), Some("application/json"), "{target}");
+        assert_eq!(answer.header("vary"), Some("Accept"));
+        let doc: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        assert_eq!(doc["path"], "/s/");
+        let entries = doc["entries"].as_array().unwrap();
+        let names: Vec<&str> = entries.iter().map(|e| e["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["dir", "File1.txt", "file2.txt", "file10.txt", "q\"<b>.txt"]);
+        assert_eq!(entries[0]["type"], "directory");
+        assert_eq!(entries[0]["mtime"], 1_700_000_400);
+        assert_eq!(entries[0]["modified"], "2023-11-14T22:20:00Z");
+        assert_eq!(
+            (entries[2]["type"].as_str(), entries[2]["size"].as_u64()),
+            (Some("file"), Some(10))
+        );
+        assert_eq!(entries[4]["mtime"], 1_600_000_000);
+        assert_eq!(doc["not_listed"]["over_limit"], 0);
+    }
+    // A browser's Accept gets the page; HEAD the document's length.
+    let browser = "Accept: text/html,application/xhtml+xml,*/*;q=0.8\r\n";
+    assert_eq!(
+        get(&server, "/s/", browser).header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let json = get(&server, "/s/?format=json", "");
+    let head = ask(&server, "HEAD", "/s/?format=json", "");
+    assert_eq!(head.header("content-length"), Some(json.body.len().to_string().as_str()));
+}
+
 fn options_and_allow(host: Host) {
     let root = temp_root(&[("a.txt", b"a")]);
     let server = Server::start(host, root.path());
@@ -423,5 +496,6 @@ portico_tests::for_each_host!(
     listings,
     a_large_directory_is_listed_in_part,
     names_that_cannot_be_requested_are_counted_apart,
+    listings_as_json_and_sorted,
     options_and_allow,
 );

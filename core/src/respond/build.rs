@@ -17,13 +17,21 @@ pub(crate) fn response<H>(plan: Plan<H>, exchange: &Exchange, site: &Site) -> Re
             let detail = "No part of the range asked for lies within the file.";
             page(416, detail, Some(("Content-Range", range.into())), exchange, site)
         }
-        Plan::Listing { html } => {
+        Plan::Listing { body, format } => {
             let mut headers = start(exchange);
-            headers.add("Content-Type", "text/html; charset=utf-8");
-            headers.add("Content-Length", html.len() as u64);
+            headers.add(
+                "Content-Type",
+                match format {
+                    listing::Format::Html => "text/html; charset=utf-8",
+                    listing::Format::Json => "application/json",
+                },
+            );
+            headers.add("Content-Length", body.len() as u64);
             headers.add("Content-Security-Policy", listing::POLICY);
+            // Without `?format=`, `Accept` chooses between the two.
+            headers.add("Vary", "Accept");
             let body =
-                if exchange.head_only { Body::Empty } else { Body::Bytes(html.into_bytes()) };
+                if exchange.head_only { Body::Empty } else { Body::Bytes(body.into_bytes()) };
             finish(200, headers, body, exchange, site, &[])
         }
         Plan::Options => {
@@ -598,7 +606,8 @@ mod tests {
 
     #[test]
     fn a_listing_forbids_scripts() {
-        let response = response_with(Plan::Listing { html: "<p>x</p>".into() });
+        let response =
+            response_with(Plan::Listing { body: "<p>x</p>".into(), format: listing::Format::Html });
         let policy = response.headers().get("content-security-policy").unwrap().to_text();
         assert!(policy.starts_with("default-src 'none'"), "{policy}");
         assert!(!policy.contains("script-src"));

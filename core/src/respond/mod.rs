@@ -83,8 +83,10 @@ pub(crate) enum Plan<H> {
     },
     /// A generated listing of a directory.
     Listing {
-        /// The page.
-        html: String,
+        /// The page (HTML) or document (JSON).
+        body: String,
+        /// Which of the two.
+        format: listing::Format,
     },
     /// 204 to `OPTIONS`: what the server allows.
     Options,
@@ -164,7 +166,7 @@ pub fn respond<L: FileLookup>(
         Ok(()) => resolve::resolve(request.target_form(), site, files),
         Err(refusal) => refusal,
     };
-    let plan = listing::directory(plan, site, files);
+    let plan = listing::directory(plan, request, site, files);
     let plan = resolve::fallback(plan, request, site, files);
     let plan = resolve::not_found_page(plan, site, files);
     let plan = negotiate::encoding(plan, request, files);

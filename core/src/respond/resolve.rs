@@ -88,16 +88,7 @@ pub(crate) fn fallback<L: FileLookup>(
 /// browser sends when it navigates, and not for scripts, styles, images
 /// or `fetch()` (`*/*`).
 fn accepts_html(request: &Request<'_>) -> bool {
-    request.header_list("accept").any(|range| {
-        let mut params = range.split(|&b| b == b';');
-        let media = params.next().unwrap_or_default().trim_ascii();
-        let refused = params.any(|p| {
-            let p = p.trim_ascii();
-            (p.starts_with(b"q=") || p.starts_with(b"Q="))
-                && p[2..].iter().all(|&b| b == b'0' || b == b'.')
-        });
-        media.eq_ignore_ascii_case(b"text/html") && !refused
-    })
+    crate::fields::accept_weight(request.header_list("accept"), "text/html") > 0
 }
 
 /// A miss becomes the site's 404 page, served with status 404, or a

@@ -25,7 +25,9 @@ use std::sync::OnceLock;
 use portico_abi::{
     ABI_VERSION, Call, FileRef, Refusal, StepResult, decode_call, decode_site, encode_result_into,
 };
-use portico_core::{Connection, EntryName, FileLookup, Lookup, Now, SafePath, Site, Step};
+use portico_core::{
+    Connection, EntryName, EntryStat, FileLookup, Lookup, Now, SafePath, Site, Step,
+};
 
 /// The configuration `portico_configure` set, or the defaults.
 static SITE: OnceLock<Site> = OnceLock::new();
@@ -47,7 +49,7 @@ impl FileLookup for WasiRoot {
     fn read_dir(
         &self,
         dir: &SafePath,
-        visit: &mut dyn FnMut(EntryName<'_>),
+        visit: &mut dyn FnMut(EntryName<'_>, Option<EntryStat>),
     ) -> Result<(), Lookup<()>> {
         wasi_fs::read_dir(dir, visit)
     }
@@ -73,7 +75,7 @@ impl FileLookup for AsRefused<'_> {
     fn read_dir(
         &self,
         dir: &SafePath,
-        visit: &mut dyn FnMut(EntryName<'_>),
+        visit: &mut dyn FnMut(EntryName<'_>, Option<EntryStat>),
     ) -> Result<(), Lookup<()>> {
         self.root.read_dir(dir, visit)
     }
@@ -85,7 +87,7 @@ mod wasi_fs {
     use std::time::{Duration, SystemTime};
 
     use portico_abi::FileRef;
-    use portico_core::{EntryName, FileId, Lookup, SafePath};
+    use portico_core::{EntryName, EntryStat, FileId, Lookup, SafePath};
 
     /// The descriptor of the preopen named `/`, found as wasi-libc finds
     /// preopens: descriptors from 3 up, until one is not a preopen.
@@ -138,13 +140,44 @@ mod wasi_fs {
         }
     }
 
+    /// What a listing shows of an entry, from its filestat; `None` for
+    /// what is not served.
+    fn entry_stat(stat: &wasi::Filestat) -> Option<EntryStat> {
+        let modified = Some(SystemTime::UNIX_EPOCH + Duration::from_nanos(stat.mtim));
+        if stat.filetype == wasi::FILETYPE_DIRECTORY {
+            Some(EntryStat::directory(modified))
+        } else if stat.filetype == wasi::FILETYPE_REGULAR_FILE {
+            Some(EntryStat::file(stat.size, modified))
+        } else {
+            None
+        }
+    }
+
+    /// What a listing shows of the entry `name` of the directory `fd`
+    /// (at `dir`): a stat of the name on the directory, not followed; a
+    /// symbolic link is followed from the root, as a lookup would.
+    fn stat_entry(root: wasi::Fd, fd: wasi::Fd, dir: &SafePath, name: &str) -> Option<EntryStat> {
+        // SAFETY: a plain WASI call on a descriptor this module opened.
+        let stat = unsafe { wasi::path_filestat_get(fd, 0, name) }.ok()?;
+        if stat.filetype != wasi::FILETYPE_SYMBOLIC_LINK {
+            return entry_stat(&stat);
+        }
+        let path = dir.join(name).ok()?;
+        // SAFETY: a plain WASI call on a descriptor this module found.
+        let stat = unsafe {
+            wasi::path_filestat_get(root, wasi::LOOKUPFLAGS_SYMLINK_FOLLOW, path.relative())
+        }
+        .ok()?;
+        entry_stat(&stat)
+    }
+
     /// The names in a directory, read with `fd_readdir` into one large
     /// buffer: a runtime may resume each call by skipping from the start
     /// (wasi-common does), so few large reads beat many small ones (std's
     /// `read_dir` reads 4 KiB at a time).
     pub(crate) fn read_dir(
         dir: &SafePath,
-        visit: &mut dyn FnMut(EntryName<'_>),
+        visit: &mut dyn FnMut(EntryName<'_>, Option<EntryStat>),
     ) -> Result<(), Lookup<()>> {
         /// wasi's `dirent`: d_next u64, d_ino u64, d_namlen u32, d_type u8,
         /// padded to 24 bytes, then the name.
@@ -162,7 +195,7 @@ mod wasi_fs {
                 wasi::LOOKUPFLAGS_SYMLINK_FOLLOW,
                 rel,
                 wasi::OFLAGS_DIRECTORY,
-                wasi::RIGHTS_FD_READDIR,
+                wasi::RIGHTS_FD_READDIR | wasi::RIGHTS_PATH_FILESTAT_GET,
                 0,
                 0,
             )
@@ -193,10 +226,12 @@ mod wasi_fs {
                     // not UTF-8 `/`, which no entry can be named
                     // (docs/ABI.md, "Files"); a runtime that passes the
                     // bytes through gets the same answer.
-                    visit(match EntryName::from_bytes(name) {
-                        EntryName::Utf8(name) if name.contains('/') => EntryName::NotUtf8,
-                        other => other,
-                    });
+                    match EntryName::from_bytes(name) {
+                        EntryName::Utf8(name) if !name.contains('/') => {
+                            visit(EntryName::Utf8(name), stat_entry(root, fd, dir, name));
+                        }
+                        _ => visit(EntryName::NotUtf8, None),
+                    }
                 }
                 cookie = next;
                 progressed = true;
@@ -221,7 +256,7 @@ mod wasi_fs {
 #[cfg(not(target_os = "wasi"))]
 mod wasi_fs {
     use portico_abi::FileRef;
-    use portico_core::{EntryName, Lookup, SafePath};
+    use portico_core::{EntryName, EntryStat, Lookup, SafePath};
 
     pub(crate) fn lookup(_: &SafePath) -> Lookup<FileRef> {
         Lookup::Failed
@@ -229,7 +264,7 @@ mod wasi_fs {
 
     pub(crate) fn read_dir(
         _: &SafePath,
-        _: &mut dyn FnMut(EntryName<'_>),
+        _: &mut dyn FnMut(EntryName<'_>, Option<EntryStat>),
     ) -> Result<(), Lookup<()>> {
         Err(Lookup::Failed)
     }
