@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Load benchmark: portico, portico-wasi, nginx and lighttpd (when installed) on 127.0.0.1.
+"""Load benchmark: portico, portico-wasi, nginx, lighttpd and Caddy (when installed) on 127.0.0.1.
 
     python3 bench/load.py [--duration 5] [--rounds 3] [--threads N] [--quick]
                           [--only NAME] [--baseline TARGET_DIR]
@@ -29,6 +29,13 @@ of another build (say a worktree of the previous commit built with its own
 CARGO_TARGET_DIR) run interleaved too, as portico@base and
 portico-wasi@base, and each build's ratio to its baseline is printed: how a
 change moved speed and CPU, measured under the same noise.
+
+"100KiB JS, compressed" asks for a 100 KiB script with a browser's
+Accept-Encoding: portico compresses it once (it is asked for until it
+comes compressed before the rounds start), nginx (`gzip on`, its default
+level 1) and Caddy (`encode zstd gzip`) compress it for every request; the
+table after gives each server's bytes per response (wrk's bytes read over
+its requests).
 
 "1KiB + 10k idle" first opens 10,000 keep-alive connections to the server
 (each answered once, then left idle), times a new client's request (worst
@@ -61,7 +68,14 @@ SCENARIOS = [
     ("1KiB 512 conns", "1k.html", 512, [], 0),
     ("1KiB Connection: close", "1k.html", 32, ["-H", "Connection: close"], 0),
     ("1KiB + 10k idle", "1k.html", 32, [], 10_000),
+    # A browser's Accept-Encoding for a 100 KiB script without a
+    # precompressed sibling: portico compresses it once (warmed up before
+    # the rounds), nginx (`gzip on`, level 1) and Caddy (`encode`) per
+    # request.
+    ("100KiB JS, compressed", "100k.js", 32, ["-H", "Accept-Encoding: gzip, deflate, br, zstd"], 0),
 ]
+
+BROWSER_ENCODINGS = "gzip, deflate, br, zstd"
 
 # Every server keeps an idle connection this long (nginx's keepalive_timeout).
 IDLE_TIMEOUT = 65
@@ -192,9 +206,64 @@ def make_root(prefix, files):
         with open(os.path.join(root, name), "wb") as f:
             if name == "1k.html":
                 f.write(b"<!DOCTYPE html><title>1k</title>" + b"x" * (size - 32))
+            elif name.endswith(".js"):
+                f.write(script(size))
             else:
                 f.write(os.urandom(size))
     return tmp, root
+
+
+def script(size):
+    """`size` bytes of JavaScript-like text: identifiers, numbers and
+    keywords in varied order, which compresses about as real minified
+    code does (not as a run of one byte)."""
+    import random
+    rng = random.Random(42)
+    words = ["function", "return", "const", "let", "if", "else", "for", "while", "this",
+             "document", "window", "length", "push", "map", "filter", "value", "index",
+             "element", "event", "target", "null", "true", "false", "undefined", "new"]
+    out = bytearray()
+    while len(out) < size:
+        a, b = rng.choice(words), rng.choice(words)
+        out += f"{a} v{rng.randrange(5000)}={b}.{rng.choice(words)}({rng.randrange(1000)});".encode()
+    return bytes(out[:size])
+
+
+def warm(port, path, timeout=60.0):
+    """Ask for `path` with a browser's Accept-Encoding until it comes
+    compressed (portico compresses it off the loop after the first ask),
+    at most `timeout` seconds: the coding it came in, or None."""
+    import http.client
+    deadline = time.time() + timeout
+    while True:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", f"/{path}", headers={"Accept-Encoding": BROWSER_ENCODINGS})
+        response = conn.getresponse()
+        response.read()
+        coding = response.getheader("Content-Encoding")
+        conn.close()
+        if coding or time.time() > deadline:
+            return coding
+        time.sleep(0.1)
+
+
+def caddy_config(tmp, root, port):
+    """Caddy 2 as a static server with `encode` (zstd and gzip, per
+    request), its admin API and automatic HTTPS off, no access log."""
+    conf = os.path.join(tmp, "Caddyfile")
+    with open(conf, "w") as f:
+        f.write(f"""{{
+    admin off
+    auto_https off
+    persist_config off
+}}
+http://127.0.0.1:{port} {{
+    root * {root}
+    encode zstd gzip
+    file_server
+}}
+""")
+    return conf
 
 
 def raise_fd_limit(needed):
@@ -241,6 +310,9 @@ def fresh_client_ms(port):
 
 def parse_wrk(out):
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    read = re.search(r"requests in [\d.]+\w+, ([\d.]+)(B|KB|MB|GB) read", out)
+    units = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3}
+    parse_wrk.read_bytes = float(read.group(1)) * units[read.group(2)] if read else float("nan")
     total = int(re.search(r"(\d+) requests in", out).group(1))
     m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
     scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -294,7 +366,9 @@ http {{
     fastcgi_temp_path {tmp}/fastcgi;
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
-    types {{ text/html html; application/octet-stream bin; }}
+    types {{ text/html html; application/octet-stream bin; application/javascript js; }}
+    gzip on;
+    gzip_types application/javascript;
     server {{
         listen 127.0.0.1:{port} backlog=4096;
         root {root};
@@ -365,7 +439,8 @@ def main():
             binaries[f"{name}@base"] = binary
 
     tmp, root = make_root("portico-load-", [("1k.html", 1024), ("100k.bin", 100 * 1024),
-                                            ("10m.bin", 10 * 1024 * 1024)])
+                                            ("10m.bin", 10 * 1024 * 1024),
+                                            ("100k.js", 100 * 1024)])
 
     # Both binaries also with a worker per core (their default on any
     # address but loopback), against lighttpd with as many processes: the
@@ -405,6 +480,19 @@ def main():
                 servers.append(Server(f"lighttpd x{args.threads}", ["lighttpd", "-D", "-f", conf], port))
         else:
             print("lighttpd is not installed: no lighttpd rows (apt-get install lighttpd)", file=sys.stderr)
+        if shutil.which("caddy"):
+            port = free_port()
+            conf = caddy_config(tmp, root, port)
+            servers.append(Server("caddy", ["caddy", "run", "--config", conf, "--adapter", "caddyfile"],
+                                  port, cwd=tmp))
+        else:
+            print("caddy is not installed: no caddy rows (apt-get install caddy)", file=sys.stderr)
+        for scenario, path, _, extra, _ in scenarios:
+            if any("Accept-Encoding" in arg for arg in extra):
+                for server in servers:
+                    coding = warm(server.port, path)
+                    print(f"warm-up: {server.name} sends {path} as {coding or 'identity'}",
+                          file=sys.stderr)
 
         # (scenario, server) -> list of (rps, p99, cpu_us, rss_mib, fresh_ms, cs_per_req, split)
         results = {}
@@ -438,8 +526,9 @@ def main():
                     rps, total, p99, errors, non2xx = parse_wrk(out)
                     cpu_us = cpu / total * 1e6 if total else float("nan")
                     cs = switches / total if total else float("nan")
+                    per_response = parse_wrk.read_bytes / total if total else float("nan")
                     results.setdefault((scenario, server.name), []).append(
-                        (rps, p99, cpu_us, rss, fresh, cs, split))
+                        (rps, p99, cpu_us, rss, fresh, cs, split, per_response))
                     note = f" errors: {errors}" if errors else ""
                     note += f" non-2xx: {non2xx}" if non2xx else ""
                     note += f" new client with {idle} idle: {fresh:.1f} ms" if idle else ""
@@ -519,6 +608,15 @@ def main():
             else:
                 line += f" {'':>11} {'':>9} {split:>9}"
             print(line)
+    for scenario, _, _, extra, _ in scenarios:
+        if not any("Accept-Encoding" in arg for arg in extra):
+            continue
+        print()
+        print(f"{scenario}: bytes on the wire per response (head and body; median over rounds)")
+        print(f"{'server':<17} {'bytes/response':>14}")
+        for name in names:
+            rows = results[(scenario, name)]
+            print(f"{name:<17} {med([row[7] for row in rows]):>14.0f}")
     for scenario, _, _, _, idle in scenarios:
         if not idle:
             continue

@@ -103,7 +103,7 @@ pub use lookup::{EntryName, EntryStat, FileId, FileInfo, FileLookup, Lookup, Mem
 pub use parse::{MAX_METHOD, Parsed, field_run, is_tchar, parse_request};
 pub use path::{PathError, SafePath};
 pub use request::{Framing, Header, Method, Request, Target, Version};
-pub use respond::{closing_response, error_response, respond};
+pub use respond::{closing_response, error_response, media_type, respond};
 pub use response::{
     Body, FieldValue, Headers, InvalidHeader, Part, Response, ResponseHead, Segment, Written,
     reason_phrase,

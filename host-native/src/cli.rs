@@ -93,6 +93,17 @@ pub struct ServeArgs {
     #[arg(long, conflicts_with = "fallback", env = "PORTICO_SPA", value_parser = BoolishValueParser::new(), help_heading = SITE)]
     pub spa: bool,
 
+    /// Keep up to SIZE of files compressed on the fly (e.g. 64M; 0: off): a compressible file
+    /// without a .br/.zst/.gz sibling is compressed once per coding, off the event loop, and
+    /// served like a sibling from then on
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse::size, env = "PORTICO_COMPRESS_CACHE", help_heading = SITE)]
+    pub compress_cache: u64,
+
+    /// Media types compressed on the fly, comma-separated, 'type/*' for a whole type [default:
+    /// text/*, JavaScript, JSON, XML, SVG, wasm, fonts not compressed already]
+    #[arg(long, value_name = "TYPES", value_parser = parse::media_range, env = "PORTICO_COMPRESS_TYPES", value_delimiter = ',', help_heading = SITE)]
+    pub compress_types: Vec<String>,
+
     /// Read options from this TOML file (command line and PORTICO_* variables win over it)
     #[arg(long, value_name = "FILE", env = "PORTICO_CONFIG", help_heading = CONFIG)]
     pub config: Option<PathBuf>,
@@ -138,6 +149,15 @@ impl ServeArgs {
         }
     }
 
+    /// The web root the options name, opened, compressing on the fly as
+    /// they say.
+    pub fn open_root(&self) -> anyhow::Result<crate::RootDir> {
+        let options = &self.options;
+        crate::RootDir::open(&options.root)?
+            .compressing(options.compress_cache, options.compress_types.clone())
+            .context("cannot start compressing on the fly")
+    }
+
     /// The site configuration the options describe: the one place either
     /// host builds it (portico-wasi hands it to its guest too).
     pub fn site(&self) -> anyhow::Result<Site> {
@@ -166,6 +186,10 @@ impl ServeArgs {
         options.cors = self.cors;
         options.fallback = self.fallback.clone();
         options.spa = self.spa;
+        options.compress_cache = self.compress_cache;
+        if !self.compress_types.is_empty() {
+            options.compress_types = self.compress_types.clone();
+        }
         options
     }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::compress::{Compressor, Key};
 use anyhow::{Context as _, anyhow, bail};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt as _};
@@ -22,6 +23,8 @@ use portico_core::{EntryName, EntryStat, FileId, FileInfo, FileLookup, Lookup, S
 #[derive(Debug)]
 pub struct RootDir {
     dir: Dir,
+    /// Variants compressed on the fly, if on ([`RootDir::compressing`]).
+    compress: Option<Arc<Compressor>>,
 }
 
 impl RootDir {
@@ -39,7 +42,21 @@ impl RootDir {
         }
         let dir = Dir::open_ambient_dir(path, ambient_authority())
             .with_context(|| format!("cannot open web root '{}'", path.display()))?;
-        Ok(Self { dir })
+        Ok(Self { dir, compress: None })
+    }
+
+    /// Compress files of these media types on the fly, keeping up to
+    /// `limit` bytes of variants (0: off), answered as if they were
+    /// precompressed siblings on disk (see [`crate::compress`]).
+    pub fn compressing(mut self, limit: u64, types: Vec<String>) -> io::Result<Self> {
+        let own = Self { dir: self.dir.try_clone()?, compress: None };
+        self.compress = Compressor::start(own, limit, types)?;
+        Ok(self)
+    }
+
+    /// The compressor, if compression on the fly is on.
+    pub fn compressor(&self) -> Option<&Arc<Compressor>> {
+        self.compress.as_ref()
     }
 
     /// A second handle to the root directory, for a sandbox that must see
@@ -394,7 +411,13 @@ impl OpenFiles {
             }
             return Ok(opened(&cached.what, cached.file.as_ref()));
         }
-        let (file, meta) = self.root.open_file(path)?;
+        let (file, meta) = match self.root.open_file(path) {
+            Ok(found) => found,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                return self.variant(path).unwrap_or(Err(error));
+            }
+            Err(error) => return Err(error),
+        };
         let what = Identity::of(&meta);
         let file = (what.kind == libc::S_IFREG).then(|| {
             SharedFile(Rc::new(OpenFile {
@@ -415,6 +438,29 @@ impl OpenFiles {
         let checked = std::cell::Cell::new(self.reads.checked());
         entries.insert(rel.into(), Cached { what, file, checked });
         Ok(result)
+    }
+}
+
+impl OpenFiles {
+    /// For a path the disk has no file at: the variant compressed on the
+    /// fly it names (`app.js.br`: `app.js` in brotli), if it is ready
+    /// for the file as it is now. `None`: not a variant's name, or not
+    /// ready (then queued).
+    fn variant(&self, path: &SafePath) -> Option<io::Result<Opened>> {
+        let compress = self.root.compress.as_ref()?;
+        let (base, coding) = compress.sibling_of(path)?;
+        let Ok(Opened::File { len, modified, id, .. }) = self.open(&base) else { return None };
+        let variant = compress.variant(&base, Key { id, len, modified, coding })?;
+        let file = match variant.file.try_clone() {
+            Ok(file) => file,
+            Err(error) => return Some(Err(error)),
+        };
+        let len = variant.len;
+        let file =
+            SharedFile(Rc::new(OpenFile { file, len, modified, contents: Default::default() }));
+        // The file's time and identity: the variant's validators follow
+        // the file's, and its `ETag` differs by its coding and length.
+        Some(Ok(Opened::File { file, len, modified, id }))
     }
 }
 

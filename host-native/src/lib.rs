@@ -18,6 +18,7 @@ mod access_log;
 mod activation;
 pub mod cli;
 pub mod clock;
+pub mod compress;
 mod files;
 mod handler;
 mod interfaces;

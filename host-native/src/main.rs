@@ -2,13 +2,13 @@
 
 use std::process::ExitCode;
 
+use portico::NativeHandler;
 use portico::cli::{self, Cli};
-use portico::{NativeHandler, RootDir};
 
 fn main() -> ExitCode {
     let cli: Cli = cli::parse("portico");
     let run = || {
-        let root = RootDir::open(&cli.serve.options.root)?;
+        let root = cli.serve.open_root()?;
         portico::serve("portico", &cli.serve, NativeHandler::new(root, cli.serve.site()?))
     };
     match run() {

@@ -58,12 +58,17 @@ impl WasiHandler {
     /// `root`, which the guest sees read-only as `/`, as `site` says (the
     /// guest is given `site` once per instance).
     pub fn new(wasm: &[u8], root: &Path, site: Site) -> anyhow::Result<Self> {
-        // Opened first, so a bad root gets the same message as `portico`'s;
-        // the guest gets a handle to the same directory, not the path
-        // opened again.
-        let files = RootDir::open(root)?;
+        // Opened first, so a bad root gets the same message as `portico`'s.
+        Self::serving(wasm, RootDir::open(root)?, site)
+    }
+
+    /// [`WasiHandler::new`] for a root already open (and compressing on
+    /// the fly as it was told: the guest's lookups of a variant's name
+    /// are answered from it too). The guest gets a handle to the same
+    /// directory, not the path opened again.
+    pub fn serving(wasm: &[u8], files: RootDir, site: Site) -> anyhow::Result<Self> {
         let dir = files.try_clone_dir().context("cannot duplicate the web root handle")?;
-        let sandbox = Sandbox::new(wasm, dir, &site)?;
+        let sandbox = Sandbox::new(wasm, dir, files.compressor().cloned(), &site)?;
         let current = Reloadable::new(site.clone());
         Ok(Self { sandbox, root: Arc::new(files), site, current })
     }

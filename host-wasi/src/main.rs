@@ -47,7 +47,7 @@ fn main() -> ExitCode {
                 .with_context(|| format!("cannot read module '{}'", path.display()))?,
             None => GUEST.to_vec(),
         };
-        let handler = WasiHandler::new(&wasm, &cli.serve.options.root, cli.serve.site()?)?;
+        let handler = WasiHandler::serving(&wasm, cli.serve.open_root()?, cli.serve.site()?)?;
         portico::serve("portico-wasi", &cli.serve, handler)
     };
     match run() {

@@ -7,10 +7,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use portico::compress::{Compressor, Key};
 use portico::{Checked, Identity, Reads};
-use portico_core::FileId;
+use portico_core::{FileId, SafePath};
 use wasi_common::dir::{OpenResult, ReaddirCursor, ReaddirEntity, WasiDir};
 use wasi_common::file::{FdFlags, FileType, Filestat, OFlags};
+use wasi_common::snapshots::preview_1::types::Errno;
 use wasi_common::{Error, ErrorExt as _, SystemTimeSpec, WasiFile};
 
 /// Wraps a directory (and every directory opened through it) so the guest
@@ -50,6 +52,9 @@ pub(crate) struct ReadOnlyDir {
     vouch: Option<Arc<Vouch>>,
     /// Whose reads date its checks.
     clock: Arc<Clock>,
+    /// The root's: variants compressed on the fly, stat'ed as the files
+    /// `NAME.br`, `NAME.zst`, `NAME.gz` where the disk has none.
+    compress: Option<Arc<Compressor>>,
 }
 
 /// Whose reads date a directory's checks ([`Checked`]): the worker that
@@ -136,13 +141,27 @@ impl ReadOnlyDir {
             stats: Arc::default(),
             vouch: Some(vouch),
             clock,
+            compress: None,
         }
+    }
+
+    /// Answer stats of variants compressed on the fly by `compress`.
+    pub(crate) fn compressing(mut self, compress: Option<Arc<Compressor>>) -> Self {
+        self.compress = compress;
+        self
     }
 
     /// A directory below the root: paths are relative to it, so it vouches
     /// for nothing.
     fn below(inner: Box<dyn WasiDir>, dir: Arc<cap_std::fs::Dir>, clock: Arc<Clock>) -> Self {
-        Self { inner: Arc::from(inner), dir, stats: Arc::default(), vouch: None, clock }
+        Self {
+            inner: Arc::from(inner),
+            dir,
+            stats: Arc::default(),
+            vouch: None,
+            clock,
+            compress: None,
+        }
     }
 
     fn vouch(&self, path: &str, follow_symlinks: bool, identity: Identity) {
@@ -155,6 +174,33 @@ impl ReadOnlyDir {
     /// an executor (every future of wasi-common's synchronous directory is
     /// ready at once).
     pub(crate) fn stat(&self, path: &str, follow_symlinks: bool) -> Result<Filestat, Error> {
+        match self.stat_disk(path, follow_symlinks) {
+            Err(error) if error.downcast_ref() == Some(&Errno::Noent) => {
+                self.stat_variant(path).ok_or(error)
+            }
+            answer => answer,
+        }
+    }
+
+    /// A variant compressed on the fly, ready for the file at `path`
+    /// without its coding's suffix as it is now (a confined stat says),
+    /// as the file it stands for: the file's device, inode and time, the
+    /// variant's length. Not ready: queued, and `None`.
+    fn stat_variant(&self, path: &str) -> Option<Filestat> {
+        let compress = self.compress.as_ref()?;
+        let (base, coding) = compress.sibling_of(&SafePath::from_normal(path).ok()?)?;
+        let stat = self.stat_disk(base.as_str(), true).ok()?;
+        if stat.filetype != FileType::RegularFile {
+            return None;
+        }
+        let id = FileId { device: stat.device_id, inode: stat.inode };
+        let key = Key { id, len: stat.size, modified: stat.mtim, coding };
+        let variant = compress.variant(&base, key)?;
+        Some(Filestat { size: variant.len, nlink: 1, ..stat })
+    }
+
+    /// What `path` is on the disk.
+    fn stat_disk(&self, path: &str, follow_symlinks: bool) -> Result<Filestat, Error> {
         if !follow_symlinks && is_one_name(path) {
             // A listing's stat of each entry of the directory it read: one
             // name, not followed, so an `fstatat` on this directory, which

@@ -542,6 +542,10 @@ macro_rules! for_each_host {
 /// follows redirects, so tests see exactly what the server sent.
 pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
+        // No `Accept-Encoding`: the tests that read lengths and bytes want
+        // the file as it is, and portico compresses on the fly for a
+        // client that asks (the compression tests ask themselves).
+        .accept_encoding(ureq::config::AutoHeaderValue::None)
         .http_status_as_error(false)
         .max_redirects(0)
         .timeout_global(Some(Duration::from_secs(20)))

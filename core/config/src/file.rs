@@ -36,7 +36,17 @@ struct FileConfig {
     cors: Option<Spanned<bool>>,
     fallback: Option<Spanned<String>>,
     spa: Option<Spanned<bool>>,
+    compress_cache: Option<Spanned<SizeValue>>,
+    compress_types: Option<Spanned<Vec<String>>>,
     rules: Option<Vec<Spanned<RuleConfig>>>,
+}
+
+/// A size as a file may give it: a number of bytes, or text (`"64M"`).
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+enum SizeValue {
+    Bytes(u64),
+    Text(String),
 }
 
 impl Options {
@@ -168,6 +178,28 @@ impl Options {
         if self.spa && self.fallback.is_some() {
             return Err(ConfigError::new(format!("{shown}: spa and fallback cannot both be set")));
         }
+        if let Some(value) = file.compress_cache
+            && unset("compress-cache")
+        {
+            let span = value.span();
+            self.compress_cache = match value.into_inner() {
+                SizeValue::Bytes(bytes) => bytes,
+                SizeValue::Text(text) => {
+                    parse::size(&text).map_err(|why| bad(span, "compress-cache", why))?
+                }
+            };
+        }
+        if let Some(value) = file.compress_types
+            && unset("compress-types")
+        {
+            let span = value.span();
+            self.compress_types = value
+                .into_inner()
+                .iter()
+                .map(|t| parse::media_range(t))
+                .collect::<Result<_, _>>()
+                .map_err(|why| bad(span, "compress-types", why))?;
+        }
         for rule in file.rules.unwrap_or_default() {
             let span = rule.span();
             let rule = rule.into_inner();
@@ -203,6 +235,8 @@ struct Effective<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     fallback: Option<&'a str>,
     spa: bool,
+    compress_cache: u64,
+    compress_types: &'a [String],
     rules: &'a [RuleConfig],
 }
 
@@ -235,6 +269,8 @@ pub fn effective(options: &Options, absolute_root: PathBuf) -> Result<String, Co
         cors: options.cors,
         fallback: options.fallback.as_deref(),
         spa: options.spa,
+        compress_cache: options.compress_cache,
+        compress_types: &options.compress_types,
         rules: &options.rules,
     };
     toml::to_string(&effective).map_err(|error| {

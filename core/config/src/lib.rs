@@ -190,7 +190,36 @@ pub struct Options {
     pub spa: bool,
     /// Path rules, in order.
     pub rules: Vec<RuleConfig>,
+    /// Bytes of variants compressed on the fly to keep; 0: no compression
+    /// on the fly.
+    pub compress_cache: u64,
+    /// Media types (or `type/*`) compressed on the fly.
+    pub compress_types: Vec<String>,
 }
+
+/// The cache of variants compressed on the fly, by default: 64 MiB.
+pub const DEFAULT_COMPRESS_CACHE: u64 = 64 << 20;
+
+/// The media types compressed on the fly by default: text and the
+/// text-like formats of the web (scripts, data, SVG, WebAssembly, fonts
+/// that are not compressed already).
+pub const DEFAULT_COMPRESS_TYPES: &[&str] = &[
+    "text/*",
+    "application/javascript",
+    "application/json",
+    "application/ld+json",
+    "application/manifest+json",
+    "application/xml",
+    "application/xhtml+xml",
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/wasm",
+    "image/svg+xml",
+    "image/bmp",
+    "font/ttf",
+    "font/otf",
+    "application/vnd.ms-fontobject",
+];
 
 impl Default for Options {
     fn default() -> Self {
@@ -215,6 +244,8 @@ impl Default for Options {
             fallback: None,
             spa: false,
             rules: Vec::new(),
+            compress_cache: DEFAULT_COMPRESS_CACHE,
+            compress_types: DEFAULT_COMPRESS_TYPES.iter().map(|&t| t.to_owned()).collect(),
         }
     }
 }
@@ -270,8 +301,8 @@ impl Options {
     }
 
     /// The settings a server applies only when it starts (where it
-    /// listens, the root, the connection cap, the workers, the deadlines
-    /// and the access log), by their file keys, that differ between
+    /// listens, the root, the connection cap, the workers, the deadlines,
+    /// the access log and compression on the fly), by their file keys, that differ between
     /// `self` (as the server started) and `other` (a reload): what a
     /// reload to `other` leaves as it was until a restart. Everything
     /// else goes into [`Options::site`] and applies at once.
@@ -288,6 +319,8 @@ impl Options {
             ("head-timeout", self.head_timeout != other.head_timeout),
             ("quiet", self.quiet != other.quiet),
             ("log-format", self.log_format != other.log_format),
+            ("compress-cache", self.compress_cache != other.compress_cache),
+            ("compress-types", self.compress_types != other.compress_types),
         ];
         differs.into_iter().filter_map(|(key, changed)| changed.then_some(key)).collect()
     }
@@ -375,6 +408,15 @@ impl Options {
                 "cors" => self.cors = flag()?,
                 "fallback" => self.fallback = Some(parse::fallback(value).map_err(bad)?),
                 "spa" => self.spa = flag()?,
+                "compress-cache" => self.compress_cache = parse::size(value).map_err(bad)?,
+                "compress-types" => {
+                    self.compress_types = value
+                        .split(',')
+                        .filter(|t| !t.trim().is_empty())
+                        .map(parse::media_range)
+                        .collect::<Result<_, _>>()
+                        .map_err(bad)?;
+                }
                 // PORTICO_CONFIG names the file, read by the host; other
                 // names are no option.
                 _ => {}

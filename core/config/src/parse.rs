@@ -88,6 +88,37 @@ pub(crate) fn seconds_value(n: u64) -> Result<u64, String> {
     if n == 0 { Err("must be at least 1 (seconds)".into()) } else { Ok(n) }
 }
 
+/// A size in bytes: a whole number, optionally with `K`, `M` or `G`
+/// (powers of 1024; `KiB`, `MB` and the like read the same), `0` included.
+pub fn size(s: &str) -> Result<u64, String> {
+    let text = s.trim();
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(format!("'{s}' is not a size (bytes, or with K, M or G)")),
+    };
+    let number: u64 =
+        number.parse().map_err(|_| format!("'{s}' is not a size (bytes, or with K, M or G)"))?;
+    number.checked_mul(1 << shift).ok_or_else(|| format!("'{s}' is too large"))
+}
+
+/// A media type or range to compress: `type/subtype` or `type/*`, as
+/// tokens.
+pub fn media_range(s: &str) -> Result<String, String> {
+    let text = s.trim();
+    let token = |t: &str| !t.is_empty() && t.bytes().all(portico_core::is_tchar);
+    match text.split_once('/') {
+        Some((kind, sub)) if token(kind) && (sub == "*" || token(sub)) && kind != "*" => {
+            Ok(text.to_ascii_lowercase())
+        }
+        _ => Err(format!("'{s}' is not a media type (type/subtype or type/*)")),
+    }
+}
+
 /// A whole number, or why `s` is not `what`.
 fn number<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, String> {
     s.trim().parse().map_err(|_| format!("'{s}' is not {what}"))

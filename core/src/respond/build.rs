@@ -306,11 +306,11 @@ fn finish<H>(
     Response::from_parts(head, body)
 }
 
-/// The media type for a file name, with `charset=utf-8` on text: portico
-/// assumes UTF-8 text files, as browsers otherwise guess (RFC 9110 §8.3).
-/// The common text types are constants, so most responses build this
-/// field without an allocation.
-fn content_type(name: &str) -> FieldValue {
+/// The media type portico serves a file of this name as (without
+/// parameters), from its extension: what `Content-Type` says, and what a
+/// host that compresses files on the fly asks of a name.
+#[must_use]
+pub fn media_type(name: &str) -> &'static str {
     // The extension as `Path::extension` gives it (none for `.name`),
     // without building a `Path`: its component parsing was the largest
     // user-space cost of a small response (callgrind).
@@ -318,9 +318,17 @@ fn content_type(name: &str) -> FieldValue {
         None | Some(0) => "",
         Some(dot) => &name[dot + 1..],
     };
-    let mime = common_type(extension)
+    common_type(extension)
         .or_else(|| mime_guess::from_ext(extension).first_raw())
-        .unwrap_or("application/octet-stream");
+        .unwrap_or("application/octet-stream")
+}
+
+/// The media type for a file name, with `charset=utf-8` on text: portico
+/// assumes UTF-8 text files, as browsers otherwise guess (RFC 9110 §8.3).
+/// The common text types are constants, so most responses build this
+/// field without an allocation.
+fn content_type(name: &str) -> FieldValue {
+    let mime = media_type(name);
     let with_charset = match mime {
         "text/html" => "text/html; charset=utf-8",
         "text/css" => "text/css; charset=utf-8",

@@ -12,6 +12,7 @@
 //! (RFC 9110 §8.8.3, §14.1.2).
 
 mod build;
+pub use build::media_type;
 mod conditional;
 mod listing;
 mod negotiate;

@@ -66,6 +66,9 @@ pub(super) struct Template {
     pub(super) pre: InstancePre<Data>,
     /// The web root, opened once; each instance gets a duplicate handle.
     pub(super) root: cap_std::fs::Dir,
+    /// Variants compressed on the fly, which the root's stat answers for
+    /// names the disk does not have.
+    pub(super) compress: Option<Arc<portico::compress::Compressor>>,
 }
 
 impl Instance {
@@ -136,7 +139,8 @@ fn store(template: &Template) -> anyhow::Result<(Store<Data>, Arc<Vouch>, Arc<Cl
     let dir = wasi_common::sync::dir::Dir::from_cap_std(dir);
     let vouch = Arc::new(Vouch::default());
     let clock = Arc::new(Clock::default());
-    let root = ReadOnlyDir::new(Box::new(dir), listing, Arc::clone(&vouch), Arc::clone(&clock));
+    let root = ReadOnlyDir::new(Box::new(dir), listing, Arc::clone(&vouch), Arc::clone(&clock))
+        .compressing(template.compress.clone());
     let root_fd = wasi
         .push_dir(Box::new(root.clone()), "/".into())
         .map_err(|e| anyhow!("cannot preopen the web root: {e}"))?;

@@ -53,6 +53,7 @@ impl Sandbox {
     pub(crate) fn new(
         wasm: &[u8],
         root: cap_std::fs::Dir,
+        compress: Option<Arc<portico::compress::Compressor>>,
         site: &Site,
     ) -> anyhow::Result<Arc<Self>> {
         let input_cap = site.limits.max_head;
@@ -79,7 +80,7 @@ impl Sandbox {
             .map_err(wasm_error)
             .context("the guest module does not link against WASI preview 1")?;
         let sandbox = Arc::new(Self {
-            template: Template { engine, pre, root },
+            template: Template { engine, pre, root, compress },
             site: Reloadable::new(encode_site(site)),
             pool: Pool::default(),
         });
