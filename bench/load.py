@@ -255,7 +255,6 @@ def caddy_config(tmp, root, port):
         f.write(f"""{{
     admin off
     auto_https off
-    persist_config off
 }}
 http://127.0.0.1:{port} {{
     root * {root}

@@ -150,12 +150,14 @@ impl ServeArgs {
     }
 
     /// The web root the options name, opened, compressing on the fly as
-    /// they say.
+    /// they say, large directories read off the loop.
     pub fn open_root(&self) -> anyhow::Result<crate::RootDir> {
         let options = &self.options;
         crate::RootDir::open(&options.root)?
             .compressing(options.compress_cache, options.compress_types.clone())
-            .context("cannot start compressing on the fly")
+            .context("cannot start compressing on the fly")?
+            .listing_off_loop()
+            .context("cannot start reading large directories off the loop")
     }
 
     /// The site configuration the options describe: the one place either

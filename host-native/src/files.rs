@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::compress::{Compressor, Key};
+use crate::listings::Listings;
 use anyhow::{Context as _, anyhow, bail};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt as _};
@@ -25,6 +26,8 @@ pub struct RootDir {
     dir: Dir,
     /// Variants compressed on the fly, if on ([`RootDir::compressing`]).
     compress: Option<Arc<Compressor>>,
+    /// Snapshots of large directories, if on ([`RootDir::listing_off_loop`]).
+    listings: Option<Arc<Listings>>,
 }
 
 impl RootDir {
@@ -42,21 +45,36 @@ impl RootDir {
         }
         let dir = Dir::open_ambient_dir(path, ambient_authority())
             .with_context(|| format!("cannot open web root '{}'", path.display()))?;
-        Ok(Self { dir, compress: None })
+        Ok(Self { dir, compress: None, listings: None })
     }
 
     /// Compress files of these media types on the fly, keeping up to
     /// `limit` bytes of variants (0: off), answered as if they were
     /// precompressed siblings on disk (see [`crate::compress`]).
     pub fn compressing(mut self, limit: u64, types: Vec<String>) -> io::Result<Self> {
-        let own = Self { dir: self.dir.try_clone()?, compress: None };
+        let own = Self { dir: self.dir.try_clone()?, compress: None, listings: None };
         self.compress = Compressor::start(own, limit, types)?;
+        Ok(self)
+    }
+
+    /// Read directories of more than [`crate::listings::INLINE`] entries
+    /// off the event loop (see [`crate::listings`]): a request for such a
+    /// listing waits, without holding its worker, for a background
+    /// thread to read it.
+    pub fn listing_off_loop(mut self) -> io::Result<Self> {
+        let own = Self { dir: self.dir.try_clone()?, compress: None, listings: None };
+        self.listings = Some(Listings::start(own)?);
         Ok(self)
     }
 
     /// The compressor, if compression on the fly is on.
     pub fn compressor(&self) -> Option<&Arc<Compressor>> {
         self.compress.as_ref()
+    }
+
+    /// The snapshots of large directories, if they are read off the loop.
+    pub fn listings(&self) -> Option<&Arc<Listings>> {
+        self.listings.as_ref()
     }
 
     /// A second handle to the root directory, for a sandbox that must see
@@ -100,34 +118,115 @@ impl FileLookup for RootDir {
         }
     }
 
-    /// Each entry's stat from the open directory (`fstatat` of its name,
-    /// which cannot leave the directory); a symbolic link alone is
-    /// followed, from the root and beneath it, as a lookup would.
+    /// Read inline, however large the directory (see [`RootDir::list`]).
     fn read_dir(
         &self,
         dir: &SafePath,
         visit: &mut dyn FnMut(EntryName<'_>, Option<EntryStat>),
     ) -> Result<(), Lookup<()>> {
-        let entries =
-            self.dir.read_dir(dir.relative()).map_err(|error| Lookup::from_io_error(&error))?;
-        for entry in entries {
+        self.list(dir, visit, Wait::Never).map_err(|refusal| match refusal {
+            Listing::Failed(miss) => miss,
+            Listing::Later => Lookup::Failed,
+        })
+    }
+}
+
+/// Whether a listing may be put off until its directory is read off the
+/// loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// No: read it here, however large.
+    Never,
+    /// Yes, if it is large; the request has not waited yet.
+    First,
+    /// Yes; the request waited for a snapshot already, and any recent one
+    /// will do.
+    Again,
+}
+
+/// Why a listing was not read.
+#[derive(Debug)]
+pub(crate) enum Listing {
+    /// What a lookup of the directory would have found instead.
+    Failed(Lookup<()>),
+    /// The directory is large and is being read off the loop: ask again.
+    Later,
+}
+
+impl RootDir {
+    /// The directory handle, for this crate's background readers.
+    pub(crate) fn dir(&self) -> &Dir {
+        &self.dir
+    }
+
+    /// Each entry of `dir` with what a listing shows of it: from the
+    /// open directory (`fstatat` of its name, which cannot leave the
+    /// directory; a symbolic link alone is followed, from the root and
+    /// beneath it, as a lookup would), or from a fresh snapshot of a
+    /// large directory ([`crate::listings`]). With `wait` other than
+    /// [`Wait::Never`] and large-directory snapshots on, a directory of
+    /// more than [`crate::listings::INLINE`] entries without a fresh
+    /// snapshot is not read here: its snapshot is asked for and the
+    /// answer is [`Listing::Later`] (whatever was visited by then is to be
+    /// thrown away).
+    pub(crate) fn list(
+        &self,
+        dir: &SafePath,
+        visit: &mut dyn FnMut(EntryName<'_>, Option<EntryStat>),
+        wait: Wait,
+    ) -> Result<(), Listing> {
+        let listings = self.listings.as_ref().filter(|_| wait != Wait::Never);
+        if let Some(listings) = listings {
+            let now = Identity::at(&self.dir, dir.relative(), true);
+            let fresh = now.and_then(|now| listings.fresh(dir, &now, wait == Wait::Again));
+            if let Some(snapshot) = fresh {
+                for entry in &snapshot.entries {
+                    visit(EntryName::from_bytes(&entry.name), entry.stat);
+                }
+                return Ok(());
+            }
+            if listings.pending(dir) {
+                return Err(Listing::Later);
+            }
+        }
+        let entries = self
+            .dir
+            .read_dir(dir.relative())
+            .map_err(|error| Listing::Failed(Lookup::from_io_error(&error)))?;
+        for (read, entry) in entries.enumerate() {
+            if read == crate::listings::INLINE
+                && let Some(listings) = listings
+                && listings.request(dir)
+            {
+                return Err(Listing::Later);
+            }
             // An entry that vanished or cannot be read mid-listing is
             // left out; the rest of the directory is still listed.
             let Ok(entry) = entry else { continue };
             let name = entry.file_name();
-            let name = EntryName::from_bytes(name.as_encoded_bytes());
-            let stat = match entry.metadata() {
-                Ok(meta) if meta.is_symlink() => match name {
-                    EntryName::Utf8(name) => {
-                        dir.join(name).ok().and_then(|path| self.dir.metadata(path.relative()).ok())
-                    }
-                    EntryName::NotUtf8 => None,
-                },
-                other => other.ok(),
-            };
-            visit(name, stat.and_then(|meta| entry_stat(&meta)));
+            let meta = entry.metadata().ok();
+            let stat = self.entry_stat(dir, name.as_encoded_bytes(), meta.as_ref());
+            visit(EntryName::from_bytes(name.as_encoded_bytes()), stat);
         }
         Ok(())
+    }
+
+    /// What a listing shows of the entry `name` of `dir`, whose own
+    /// metadata (not followed) is `meta`: a symbolic link is followed
+    /// from the root, beneath it.
+    pub(crate) fn entry_stat(
+        &self,
+        dir: &SafePath,
+        name: &[u8],
+        meta: Option<&cap_std::fs::Metadata>,
+    ) -> Option<EntryStat> {
+        let meta = meta?;
+        if !meta.is_symlink() {
+            return entry_stat(meta);
+        }
+        let EntryName::Utf8(name) = EntryName::from_bytes(name) else { return None };
+        let path = dir.join(name).ok()?;
+        entry_stat(&self.dir.metadata(path.relative()).ok()?)
     }
 }
 
@@ -228,6 +327,10 @@ pub struct OpenFiles {
     root: Arc<RootDir>,
     reads: Arc<Reads>,
     entries: RefCell<HashMap<Box<str>, Cached>>,
+    /// Whether the request being answered waited for a listing already,
+    /// and whether its answer is to wait (again).
+    waited: std::cell::Cell<bool>,
+    deferred: std::cell::Cell<bool>,
 }
 
 #[derive(Debug)]
@@ -375,7 +478,13 @@ impl Identity {
 impl OpenFiles {
     /// An empty cache over `root`, its checks dated by `reads`.
     pub fn new(root: Arc<RootDir>, reads: Arc<Reads>) -> Self {
-        Self { root, reads, entries: RefCell::default() }
+        Self {
+            root,
+            reads,
+            entries: RefCell::default(),
+            waited: std::cell::Cell::new(false),
+            deferred: std::cell::Cell::new(false),
+        }
     }
 
     /// What `path` names, a file opened beneath the root, from the cache
@@ -442,6 +551,19 @@ impl OpenFiles {
 }
 
 impl OpenFiles {
+    /// Whether the answer just made is to be thrown away, the request
+    /// asked again later: it lists a large directory being read off the
+    /// loop. Cleared by the call.
+    pub fn take_deferred(&self) -> bool {
+        self.deferred.replace(false)
+    }
+
+    /// The next answer is for a request that waited for a listing (see
+    /// [`OpenFiles::take_deferred`]).
+    pub fn set_waited(&self, waited: bool) {
+        self.waited.set(waited);
+    }
+
     /// For a path the disk has no file at: the variant compressed on the
     /// fly it names (`app.js.br`: `app.js` in brotli), if it is ready
     /// for the file as it is now. `None`: not a variant's name, or not
@@ -517,13 +639,74 @@ impl FileLookup for OpenFiles {
         dir: &SafePath,
         visit: &mut dyn FnMut(EntryName<'_>, Option<EntryStat>),
     ) -> Result<(), Lookup<()>> {
-        self.root.read_dir(dir, visit)
+        let wait = if self.waited.get() { Wait::Again } else { Wait::First };
+        self.root.list(dir, visit, wait).map_err(|refusal| match refusal {
+            Listing::Failed(miss) => miss,
+            Listing::Later => {
+                self.deferred.set(true);
+                Lookup::Failed
+            }
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The names a listing of `dir` visits.
+    fn listed(files: &OpenFiles, dir: &SafePath) -> Result<Vec<String>, Lookup<()>> {
+        let mut names = Vec::new();
+        files.read_dir(dir, &mut |name, stat| {
+            if let (EntryName::Utf8(name), Some(_)) = (name, stat) {
+                names.push(name.to_owned());
+            }
+        })?;
+        Ok(names)
+    }
+
+    #[test]
+    fn a_large_directory_is_read_off_the_loop_and_a_small_one_here() -> anyhow::Result<()> {
+        let root = tempfile::tempdir()?;
+        let big = root.path().join("big");
+        std::fs::create_dir(&big)?;
+        for i in 0..crate::listings::INLINE + 10 {
+            std::fs::write(big.join(format!("f{i}")), b"")?;
+        }
+        std::fs::create_dir(root.path().join("small"))?;
+        std::fs::write(root.path().join("small/one"), b"1")?;
+        let dir = RootDir::open(root.path())?.listing_off_loop()?;
+        let files = OpenFiles::new(Arc::new(dir), Reads::new());
+
+        let small = SafePath::from_normal("small")?;
+        assert_eq!(listed(&files, &small).ok(), Some(vec!["one".to_owned()]));
+        assert!(!files.take_deferred());
+
+        // The first ask is put off, and so is every ask until the
+        // snapshot is there; then the whole directory is listed.
+        let big = SafePath::from_normal("big")?;
+        assert!(matches!(listed(&files, &big), Err(Lookup::Failed)));
+        assert!(files.take_deferred());
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let names = loop {
+            files.set_waited(true);
+            match listed(&files, &big) {
+                Ok(names) => break names,
+                Err(_) => assert!(files.take_deferred(), "a failure that is not a wait"),
+            }
+            assert!(std::time::Instant::now() < deadline, "the snapshot never came");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert!(!files.take_deferred());
+        assert_eq!(names.len(), crate::listings::INLINE + 10);
+        // Without the off-loop reader (a RootDir as a plain lookup): read
+        // here, however large.
+        let plain = RootDir::open(root.path())?;
+        let mut count = 0;
+        plain.read_dir(&big, &mut |_, _| count += 1).map_err(|_| anyhow::anyhow!("read"))?;
+        assert_eq!(count, crate::listings::INLINE + 10);
+        Ok(())
+    }
 
     /// A web root holding `page.html` with `bytes`, a cache over it, and
     /// the page's path.

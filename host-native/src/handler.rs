@@ -213,8 +213,20 @@ pub struct NativeWorker {
     heads: SpareHeads,
 }
 
+/// A connection as [`NativeHandler`] keeps it: the core's state, and,
+/// while a listing it asked for is read off the loop, when to step it
+/// again.
+#[derive(Debug)]
+pub struct NativeConn {
+    core: Connection,
+    retry_at: Option<Moment>,
+}
+
+/// How soon a request put off for a large listing is stepped again.
+pub const RETRY: std::time::Duration = std::time::Duration::from_millis(5);
+
 impl Handler for NativeHandler {
-    type Conn = Connection;
+    type Conn = NativeConn;
     type Worker = NativeWorker;
 
     fn worker(&self, reads: Arc<Reads>) -> NativeWorker {
@@ -233,34 +245,49 @@ impl Handler for NativeHandler {
         &self.site
     }
 
-    fn connect(&self) -> Connection {
-        Connection::new(self.site.limits)
+    fn connect(&self) -> NativeConn {
+        NativeConn { core: Connection::new(self.site.limits), retry_at: None }
     }
 
     fn step(
         &self,
         NativeWorker { files, site, heads }: &mut NativeWorker,
-        conn: &mut Connection,
+        conn: &mut NativeConn,
         input: &[u8],
         now: Now,
         timed_out: bool,
     ) -> Step<Written<SharedFile>> {
+        let waited = conn.retry_at.take().is_some();
         if timed_out {
-            conn.handle_timeout(now.mono);
+            // Only a deadline that passed applies (a retry's wake is not one).
+            conn.core.handle_timeout(now.mono);
         }
-        conn.step(input, now, site.current(&self.current), &*files).written(heads.take())
+        let before = conn.core;
+        files.set_waited(waited);
+        let step = conn.core.step(input, now, site.current(&self.current), &*files);
+        if files.take_deferred() {
+            // A large directory is being read off the loop: as if these
+            // bytes had not been looked at, until it is read.
+            conn.core = before;
+            conn.retry_at = Some(now.mono.saturating_add(RETRY));
+            return Step::NeedMore;
+        }
+        step.written(heads.take())
     }
 
-    fn poll_timeout(&self, conn: &Connection) -> Option<Moment> {
-        conn.poll_timeout()
+    fn poll_timeout(&self, conn: &NativeConn) -> Option<Moment> {
+        match (conn.core.poll_timeout(), conn.retry_at) {
+            (Some(deadline), Some(retry)) => Some(deadline.min(retry)),
+            (deadline, retry) => deadline.or(retry),
+        }
     }
 
-    fn awaiting_head(&self, conn: &Connection) -> bool {
-        conn.awaiting_head()
+    fn awaiting_head(&self, conn: &NativeConn) -> bool {
+        conn.core.awaiting_head()
     }
 
-    fn input_complete(&self, conn: &Connection) -> bool {
-        conn.input_complete()
+    fn input_complete(&self, conn: &NativeConn) -> bool {
+        conn.core.input_complete()
     }
 
     fn reload(&self, mut site: Site) -> anyhow::Result<()> {

@@ -22,6 +22,7 @@ pub mod compress;
 mod files;
 mod handler;
 mod interfaces;
+pub mod listings;
 mod server;
 mod shared;
 mod worker;
@@ -30,7 +31,9 @@ pub use files::{
     Checked, Identity, OPEN_FILES, OpenFiles, Opened, Reads, RootDir, SMALL_FILE, SharedFile,
     file_id,
 };
-pub use handler::{Handler, NativeHandler, NativeWorker, Reloadable, Snapshot, SpareHeads};
+pub use handler::{
+    Handler, NativeConn, NativeHandler, NativeWorker, RETRY, Reloadable, Snapshot, SpareHeads,
+};
 pub use portico_config::LogFormat;
 pub use server::{Server, ShutdownHandle};
 pub use shared::Config;

@@ -51,6 +51,9 @@ pub struct WasiConn {
     wake_at: Option<Moment>,
     awaiting_head: bool,
     input_complete: bool,
+    /// While a listing it asked for is read off the loop: when to step it
+    /// again.
+    retry_at: Option<Moment>,
 }
 
 impl WasiHandler {
@@ -68,7 +71,8 @@ impl WasiHandler {
     /// directory, not the path opened again.
     pub fn serving(wasm: &[u8], files: RootDir, site: Site) -> anyhow::Result<Self> {
         let dir = files.try_clone_dir().context("cannot duplicate the web root handle")?;
-        let sandbox = Sandbox::new(wasm, dir, files.compressor().cloned(), &site)?;
+        let sandbox =
+            Sandbox::new(wasm, dir, files.compressor().cloned(), files.listings().cloned(), &site)?;
         let current = Reloadable::new(site.clone());
         Ok(Self { sandbox, root: Arc::new(files), site, current })
     }
@@ -122,7 +126,7 @@ impl WasiHandler {
     /// What a guest's result means for the connection.
     fn act(&self, worker: &Worker<'_>, result: StepResult, now: Now) -> Acted {
         let StepResult { state, wake_at, awaiting_head, input_complete, step, .. } = result;
-        let next = WasiConn { state, wake_at, awaiting_head, input_complete };
+        let next = WasiConn { state, wake_at, awaiting_head, input_complete, retry_at: None };
         let step = match step {
             Step::NeedMore => Step::NeedMore,
             Step::Discard(n) => Step::Discard(n),
@@ -172,7 +176,13 @@ enum Acted {
 impl WasiConn {
     /// A connection that will not be stepped again (its response closes).
     fn closed() -> Self {
-        Self { state: [0; STATE_LEN], wake_at: None, awaiting_head: false, input_complete: false }
+        Self {
+            state: [0; STATE_LEN],
+            wake_at: None,
+            awaiting_head: false,
+            input_complete: false,
+            retry_at: None,
+        }
     }
 }
 
@@ -227,10 +237,18 @@ impl Handler for WasiHandler {
     ) -> Answer {
         let mut call = Call::new(conn.state, now.wall, now.mono);
         call.timed_out = timed_out;
+        resident.set_waited(conn.retry_at.take().is_some());
         let first = match self.call(resident, &call, input, now, heads.take()) {
             Ok(result) => result,
             Err(step) => return step,
         };
+        if resident.take_deferred() {
+            // A large directory is being read off the loop: the guest's
+            // answer is dropped, its state not taken, the same bytes
+            // stepped again shortly.
+            conn.retry_at = Some(now.mono.saturating_add(portico::RETRY));
+            return Step::NeedMore;
+        }
         let hidden = site.current(&self.current).hidden;
         let (next, step) = match self.act(&Worker { resident, files, hidden }, first, now) {
             Acted::Done(next, step) => (next, step),
@@ -256,7 +274,10 @@ impl Handler for WasiHandler {
     }
 
     fn poll_timeout(&self, conn: &WasiConn) -> Option<Moment> {
-        conn.wake_at
+        match (conn.wake_at, conn.retry_at) {
+            (Some(deadline), Some(retry)) => Some(deadline.min(retry)),
+            (deadline, retry) => deadline.or(retry),
+        }
     }
 
     fn awaiting_head(&self, conn: &WasiConn) -> bool {

@@ -5,9 +5,12 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use portico::Identity as DirIdentity;
 use portico::compress::{Compressor, Key};
+use portico::listings::{INLINE, Listings, Snapshot};
 use portico::{Checked, Identity, Reads};
 use portico_core::{FileId, SafePath};
 use wasi_common::dir::{OpenResult, ReaddirCursor, ReaddirEntity, WasiDir};
@@ -55,7 +58,18 @@ pub(crate) struct ReadOnlyDir {
     /// The root's: variants compressed on the fly, stat'ed as the files
     /// `NAME.br`, `NAME.zst`, `NAME.gz` where the disk has none.
     compress: Option<Arc<Compressor>>,
+    /// Snapshots of large directories, read off the loop, and which
+    /// directory this is below the root (if it is a plain path there).
+    listings: Option<Arc<Listings>>,
+    path: Option<SafePath>,
+    /// The snapshot the listing under way is read from, if any: its
+    /// entries' stats are answered from it too.
+    snapshot: Arc<Mutex<Option<Reading>>>,
 }
+
+/// A snapshot being listed, and the entry the guest is likely to ask
+/// about next.
+type Reading = (Arc<Snapshot>, usize);
 
 /// Whose reads date a directory's checks ([`Checked`]): the worker that
 /// holds the instance, set when it takes it. Before that nothing is
@@ -63,12 +77,29 @@ pub(crate) struct ReadOnlyDir {
 #[derive(Default)]
 pub(crate) struct Clock {
     reads: Mutex<Option<Arc<Reads>>>,
+    /// The step under way answers a request that waited for a listing
+    /// read off the loop (any recent snapshot will do).
+    waited: AtomicBool,
+    /// The step under way asked for a listing being read off the loop:
+    /// its answer is to be thrown away, the request stepped again later.
+    deferred: AtomicBool,
 }
 
 impl Clock {
     /// From now on, the checks are dated by `reads`.
     pub(crate) fn set(&self, reads: Arc<Reads>) {
         *self.reads.lock().unwrap_or_else(PoisonError::into_inner) = Some(reads);
+    }
+
+    /// Whether the next step answers a request that waited for a listing.
+    pub(crate) fn set_waited(&self, waited: bool) {
+        self.waited.store(waited, Ordering::Relaxed);
+    }
+
+    /// Whether the step just made asked for a listing being read off the
+    /// loop; cleared by the call.
+    pub(crate) fn take_deferred(&self) -> bool {
+        self.deferred.swap(false, Ordering::Relaxed)
     }
 
     /// A check made now, if a worker holds the instance.
@@ -142,7 +173,17 @@ impl ReadOnlyDir {
             vouch: Some(vouch),
             clock,
             compress: None,
+            listings: None,
+            path: Some(SafePath::root()),
+            snapshot: Arc::default(),
         }
+    }
+
+    /// Serve listings of large directories from snapshots `listings`
+    /// takes off the loop.
+    pub(crate) fn listing_from(mut self, listings: Option<Arc<Listings>>) -> Self {
+        self.listings = listings;
+        self
     }
 
     /// Answer stats of variants compressed on the fly by `compress`.
@@ -153,15 +194,48 @@ impl ReadOnlyDir {
 
     /// A directory below the root: paths are relative to it, so it vouches
     /// for nothing.
-    fn below(inner: Box<dyn WasiDir>, dir: Arc<cap_std::fs::Dir>, clock: Arc<Clock>) -> Self {
+    fn below(&self, inner: Box<dyn WasiDir>, dir: Arc<cap_std::fs::Dir>, path: &str) -> Self {
+        let path = self.path.as_ref().and_then(|here| {
+            let joined =
+                if here.is_root() { path.to_owned() } else { format!("{}/{path}", here.as_str()) };
+            SafePath::from_normal(&joined).ok()
+        });
         Self {
             inner: Arc::from(inner),
             dir,
             stats: Arc::default(),
             vouch: None,
-            clock,
+            clock: Arc::clone(&self.clock),
             compress: None,
+            listings: self.listings.clone(),
+            path,
+            snapshot: Arc::default(),
         }
+    }
+
+    /// For a listing (a `readdir` from `cursor`): the snapshot to read it
+    /// from, or `None` to read the directory here. A large directory with
+    /// no fresh snapshot is read off the loop: the step is marked
+    /// deferred and the call fails (the guest's answer is thrown away).
+    fn snapshot_for(&self, cursor: u64) -> Result<Option<Arc<Snapshot>>, Error> {
+        let (Some(listings), Some(path)) = (&self.listings, &self.path) else { return Ok(None) };
+        let mut held = self.snapshot.lock().unwrap_or_else(PoisonError::into_inner);
+        if cursor > 0 {
+            // A listing under way goes on as it began.
+            return Ok(held.as_ref().map(|(snapshot, _)| Arc::clone(snapshot)));
+        }
+        let waited = self.clock.waited.load(Ordering::Relaxed);
+        let now = DirIdentity::at(&self.dir, ".", true);
+        *held = now.and_then(|now| listings.fresh(path, &now, waited)).map(|s| (s, 0));
+        if let Some((snapshot, _)) = &*held {
+            return Ok(Some(Arc::clone(snapshot)));
+        }
+        let large = || self.dir.entries().map(|e| e.take(INLINE + 1).count() > INLINE);
+        if listings.pending(path) || (large()? && listings.request(path)) {
+            self.clock.deferred.store(true, Ordering::Relaxed);
+            return Err(Errno::Again.into());
+        }
+        Ok(None)
     }
 
     fn vouch(&self, path: &str, follow_symlinks: bool, identity: Identity) {
@@ -201,6 +275,18 @@ impl ReadOnlyDir {
 
     /// What `path` is on the disk.
     fn stat_disk(&self, path: &str, follow_symlinks: bool) -> Result<Filestat, Error> {
+        if !follow_symlinks && is_one_name(path) {
+            let mut held = self.snapshot.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((snapshot, next)) = &mut *held
+                && let Some((at, entry)) = snapshot.entry(path.as_bytes(), *next)
+                && let Some(meta) = &entry.meta
+            {
+                // An entry of the listing under way, read off the loop;
+                // the guest asks about them in the order they were read.
+                *next = at + 1;
+                return Ok(filestat(meta));
+            }
+        }
         if !follow_symlinks && is_one_name(path) {
             // A listing's stat of each entry of the directory it read: one
             // name, not followed, so an `fstatat` on this directory, which
@@ -243,6 +329,30 @@ impl ReadOnlyDir {
         }
         Ok(stat)
     }
+}
+
+/// A listing's entries as `readdir` gives them, from `cursor` on.
+fn entities(
+    entries: impl Iterator<Item = Result<(FileType, u64, String), Error>> + Send + 'static,
+    cursor: ReaddirCursor,
+) -> Box<dyn Iterator<Item = Result<ReaddirEntity, Error>> + Send> {
+    Box::new(numbered(entries, 0).skip(u64::from(cursor) as usize))
+}
+
+/// Entries as `readdir` gives them, the first being number `first`
+/// (each entity's cursor is the next one's number).
+fn numbered(
+    entries: impl Iterator<Item = Result<(FileType, u64, String), Error>> + Send + 'static,
+    first: u64,
+) -> Box<dyn Iterator<Item = Result<ReaddirEntity, Error>> + Send> {
+    Box::new(entries.enumerate().map(move |(ix, entry)| {
+        entry.map(|(filetype, inode, name)| ReaddirEntity {
+            next: ReaddirCursor::from(first + ix as u64 + 1),
+            filetype,
+            inode,
+            name,
+        })
+    }))
 }
 
 /// A single name within a directory: no `/`, not `.` or `..`.
@@ -306,11 +416,7 @@ impl WasiDir for ReadOnlyDir {
                 // both; had the last name been swapped for a symlink since,
                 // it could still only lead to a directory below the root).
                 let dir = self.dir.open_dir(path)?;
-                Ok(OpenResult::Dir(Box::new(ReadOnlyDir::below(
-                    inner,
-                    Arc::new(dir),
-                    Arc::clone(&self.clock),
-                ))))
+                Ok(OpenResult::Dir(Box::new(self.below(inner, Arc::new(dir), path))))
             }
             OpenResult::File(file) => Ok(OpenResult::File(Box::new(ReadOnlyFile(file)))),
         }
@@ -328,6 +434,25 @@ impl WasiDir for ReadOnlyDir {
         let own = self.dir.dir_metadata()?;
         let own_inode = cap_std::fs::MetadataExt::ino(&own);
         let dots = [".", ".."].map(|name| Ok((FileType::Directory, own_inode, name.to_owned())));
+        if let Some(snapshot) = self.snapshot_for(u64::from(cursor))? {
+            // From the cursor on only: a large directory is read in many
+            // calls, each from where the last one stopped.
+            let from = (u64::from(cursor) as usize).saturating_sub(dots.len());
+            let entries = (from..snapshot.entries.len()).map(move |at| {
+                let entry = &snapshot.entries[at];
+                let (filetype, inode) = entry.meta.as_ref().map_or((FileType::Unknown, 0), |m| {
+                    (
+                        wasi_common::sync::file::filetype_from(&m.file_type()),
+                        cap_std::fs::MetadataExt::ino(m),
+                    )
+                });
+                // Named as below: `/` for a name that is not UTF-8.
+                let name = std::str::from_utf8(&entry.name).unwrap_or("/").to_owned();
+                Ok((filetype, inode, name))
+            });
+            let skipped = u64::from(cursor) as usize - from;
+            return Ok(numbered(dots.into_iter().skip(skipped).chain(entries), u64::from(cursor)));
+        }
         let entries = self.dir.entries()?.map(|entry| {
             let entry = entry?;
             // From the directory entry's type byte; a stat only where the
@@ -349,15 +474,7 @@ impl WasiDir for ReadOnlyDir {
             let name = entry.file_name().into_string().unwrap_or_else(|_| "/".to_owned());
             Ok((filetype, entry.ino(), name))
         });
-        let all = dots.into_iter().chain(entries).enumerate().map(|(ix, entry)| {
-            entry.map(|(filetype, inode, name)| ReaddirEntity {
-                next: ReaddirCursor::from(ix as u64 + 1),
-                filetype,
-                inode,
-                name,
-            })
-        });
-        Ok(Box::new(all.skip(u64::from(cursor) as usize)))
+        Ok(entities(dots.into_iter().chain(entries), cursor))
     }
 
     async fn symlink(&self, _old_path: &str, _new_path: &str) -> Result<(), Error> {

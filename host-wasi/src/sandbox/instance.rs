@@ -69,6 +69,8 @@ pub(super) struct Template {
     /// Variants compressed on the fly, which the root's stat answers for
     /// names the disk does not have.
     pub(super) compress: Option<Arc<portico::compress::Compressor>>,
+    /// Snapshots of large directories, read off the loop.
+    pub(super) listings: Option<Arc<portico::listings::Listings>>,
 }
 
 impl Instance {
@@ -140,7 +142,8 @@ fn store(template: &Template) -> anyhow::Result<(Store<Data>, Arc<Vouch>, Arc<Cl
     let vouch = Arc::new(Vouch::default());
     let clock = Arc::new(Clock::default());
     let root = ReadOnlyDir::new(Box::new(dir), listing, Arc::clone(&vouch), Arc::clone(&clock))
-        .compressing(template.compress.clone());
+        .compressing(template.compress.clone())
+        .listing_from(template.listings.clone());
     let root_fd = wasi
         .push_dir(Box::new(root.clone()), "/".into())
         .map_err(|e| anyhow!("cannot preopen the web root: {e}"))?;

@@ -54,6 +54,7 @@ impl Sandbox {
         wasm: &[u8],
         root: cap_std::fs::Dir,
         compress: Option<Arc<portico::compress::Compressor>>,
+        listings: Option<Arc<portico::listings::Listings>>,
         site: &Site,
     ) -> anyhow::Result<Arc<Self>> {
         let input_cap = site.limits.max_head;
@@ -80,7 +81,7 @@ impl Sandbox {
             .map_err(wasm_error)
             .context("the guest module does not link against WASI preview 1")?;
         let sandbox = Arc::new(Self {
-            template: Template { engine, pre, root, compress },
+            template: Template { engine, pre, root, compress, listings },
             site: Reloadable::new(encode_site(site)),
             pool: Pool::default(),
         });
@@ -130,6 +131,10 @@ pub(crate) struct Resident {
     instance: Option<Instance>,
     /// The worker's reads, which date its instance's checks.
     reads: Arc<Reads>,
+    /// The next step answers a request that waited for a listing; the
+    /// last one asked for a listing being read off the loop.
+    waited: bool,
+    deferred: bool,
 }
 
 impl std::fmt::Debug for Resident {
@@ -140,7 +145,7 @@ impl std::fmt::Debug for Resident {
 
 impl Resident {
     pub(crate) fn new(sandbox: Arc<Sandbox>, reads: Arc<Reads>) -> Self {
-        Self { sandbox, instance: None, reads }
+        Self { sandbox, instance: None, reads, waited: false, deferred: false }
     }
 
     /// Run one step on this worker's instance. On failure the instance is
@@ -166,11 +171,25 @@ impl Resident {
         let Some(instance) = self.instance.as_mut() else {
             return Err(GuestFailure::Fault(anyhow!("no instance")));
         };
+        instance.clock.set_waited(self.waited);
         let result = instance.call(call, input, head);
+        self.deferred = instance.clock.take_deferred();
         if result.is_err() {
             self.release();
         }
         result
+    }
+
+    /// The next step answers a request that waited for a listing read
+    /// off the loop (any recent snapshot of it will do).
+    pub(crate) fn set_waited(&mut self, waited: bool) {
+        self.waited = waited;
+    }
+
+    /// Whether the last step asked for a listing being read off the loop:
+    /// its answer is to be thrown away and the request stepped again.
+    pub(crate) fn take_deferred(&mut self) -> bool {
+        std::mem::take(&mut self.deferred)
     }
 
     /// What an `fstatat` said of `path` (relative to the root, `.` for

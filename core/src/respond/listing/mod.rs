@@ -109,6 +109,7 @@ fn read<L: FileLookup>(
     let mut kept: BinaryHeap<Ranked> = BinaryHeap::new();
     let mut left_out = LeftOut::default();
     let mut named = 0usize;
+    let mut folded = String::new();
     files.read_dir(path, &mut |name, stat| {
         let EntryName::Utf8(name) = name else {
             left_out.unnamable += 1;
@@ -124,13 +125,19 @@ fn read<L: FileLookup>(
         // Not served, so not listed and not counted.
         let Some(stat) = stat else { return };
         named += 1;
-        let entry = Ranked::new(order, name, stat);
-        if kept.len() < MAX_ENTRIES {
-            kept.push(entry);
-        } else if kept.peek().is_some_and(|last| entry < *last) {
-            kept.pop();
-            kept.push(entry);
+        // Compared before anything is allocated: in a large directory most
+        // entries fall after the last one kept.
+        folded.clear();
+        folded.extend(name.chars().flat_map(char::to_lowercase));
+        let parts = Parts { name, folded: &folded, stat };
+        let full = kept.len() >= MAX_ENTRIES;
+        if full && !kept.peek().is_some_and(|last| compare(order, parts, last.parts()).is_lt()) {
+            return;
         }
+        if full {
+            kept.pop();
+        }
+        kept.push(Ranked { order, folded: folded.clone(), name: name.to_owned(), stat });
     })?;
     left_out.over_cap = named - kept.len();
     let entries = kept
@@ -141,9 +148,8 @@ fn read<L: FileLookup>(
     Ok(Listed { entries, left_out })
 }
 
-/// An entry as the heap ranks it: directories first, then the key in the
-/// order's direction, then the name. The name's lowercase form is made
-/// once, here, not in every comparison.
+/// An entry as the heap ranks it ([`compare`]). The name's lowercase form
+/// is made once per entry kept, not in every comparison.
 struct Ranked {
     order: Order,
     folded: String,
@@ -151,29 +157,36 @@ struct Ranked {
     stat: EntryStat,
 }
 
-impl Ranked {
-    fn new(order: Order, name: &str, stat: EntryStat) -> Self {
-        Self { order, folded: name.to_lowercase(), name: name.to_owned(), stat }
-    }
+/// What the order looks at of an entry, borrowed.
+#[derive(Clone, Copy)]
+struct Parts<'a> {
+    name: &'a str,
+    folded: &'a str,
+    stat: EntryStat,
+}
 
-    fn by_name(&self, other: &Self) -> Ordering {
-        natural(&self.folded, &other.folded).then_with(|| self.name.cmp(&other.name))
+impl Ranked {
+    fn parts(&self) -> Parts<'_> {
+        Parts { name: &self.name, folded: &self.folded, stat: self.stat }
     }
+}
+
+/// Directories first, then the key in the order's direction; equal sizes
+/// or times by name, A to Z, whichever the direction.
+fn compare(order: Order, a: Parts<'_>, b: Parts<'_>) -> Ordering {
+    let direction = |o: Ordering| if order.descending { o.reverse() } else { o };
+    let by_name = || natural(a.folded, b.folded).then_with(|| a.name.cmp(b.name));
+    let by_key = match order.key {
+        view::Key::Name => direction(by_name()),
+        view::Key::Size => direction(a.stat.len.cmp(&b.stat.len)).then_with(by_name),
+        view::Key::Time => direction(a.stat.modified.cmp(&b.stat.modified)).then_with(by_name),
+    };
+    b.stat.directory.cmp(&a.stat.directory).then(by_key)
 }
 
 impl Ord for Ranked {
     fn cmp(&self, other: &Self) -> Ordering {
-        let direction = |o: Ordering| if self.order.descending { o.reverse() } else { o };
-        let (a, b) = (self.stat, other.stat);
-        // Equal sizes or times: by name, A to Z, whichever the direction.
-        let by_key = match self.order.key {
-            view::Key::Name => direction(self.by_name(other)),
-            view::Key::Size => direction(a.len.cmp(&b.len)).then_with(|| self.by_name(other)),
-            view::Key::Time => {
-                direction(a.modified.cmp(&b.modified)).then_with(|| self.by_name(other))
-            }
-        };
-        b.directory.cmp(&a.directory).then(by_key)
+        compare(self.order, self.parts(), other.parts())
     }
 }
 
