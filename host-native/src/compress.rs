@@ -19,8 +19,8 @@
 //!   beneath the root itself and checks it is still the one the key
 //!   names.
 //! - **Bounded**: variants live in memory (`memfd`, so they are sent with
-//!   `sendfile` like any file) up to the cache size, least recently used
-//!   out first. A variant not smaller than its file is remembered as
+//!   `sendfile` like any file) up to the cache size and [`MAX_VARIANTS`]
+//!   of them, least recently used out first. A variant not smaller than its file is remembered as
 //!   such, so it is not tried again.
 
 use std::collections::{HashMap, HashSet};
@@ -45,6 +45,10 @@ const MIN_SOURCE: u64 = 256;
 const MAX_SOURCE: u64 = 32 << 20;
 /// Above this, a lower level: brotli 11 runs at about 1 MB/s.
 const HIGHEST_LEVEL_UP_TO: u64 = 4 << 20;
+
+/// Variants kept at most, whatever their size: each holds a descriptor
+/// (the server keeps this many out of its connection budget).
+pub const MAX_VARIANTS: usize = 256;
 
 /// Jobs waiting at most; a miss with the queue full is not queued (the
 /// next request for the file queues it again).
@@ -89,8 +93,9 @@ pub struct Key {
 /// A file's bytes in one coding, ready to send.
 #[derive(Debug)]
 pub struct Variant {
-    /// The compressed bytes, in a sealed in-memory file.
-    pub file: std::fs::File,
+    /// The compressed bytes, in a sealed in-memory file, shared with the
+    /// responses sending them.
+    pub file: Arc<std::fs::File>,
     /// How many.
     pub len: u64,
 }
@@ -224,7 +229,8 @@ impl Cache {
             self.entries.insert(key, Entry::NotWorth);
             return;
         };
-        while self.used + variant.len > self.limit {
+        let mut ready = self.entries.values().filter(|e| matches!(e, Entry::Ready { .. })).count();
+        while self.used + variant.len > self.limit || ready >= MAX_VARIANTS {
             let oldest = self
                 .entries
                 .iter()
@@ -236,6 +242,7 @@ impl Cache {
             let Some((_, oldest)) = oldest else { break };
             if let Some(Entry::Ready { variant, .. }) = self.entries.remove(&oldest) {
                 self.used -= variant.len;
+                ready -= 1;
             }
         }
         // Markers cost a few bytes each; a site of many files changing
@@ -298,7 +305,7 @@ fn make(root: &RootDir, path: &SafePath, key: Key) -> io::Result<Option<Variant>
             | rustix::fs::SealFlags::WRITE
             | rustix::fs::SealFlags::SEAL,
     )?;
-    Ok(Some(Variant { file: memory, len: compressed.len() as u64 }))
+    Ok(Some(Variant { file: Arc::new(memory), len: compressed.len() as u64 }))
 }
 
 /// `source` in `coding`, at a high level: brotli 11, zstd 19, gzip 9
@@ -358,7 +365,7 @@ mod tests {
     }
 
     fn variant(len: u64) -> Option<Variant> {
-        let file = std::fs::File::open("/dev/null").unwrap();
+        let file = Arc::new(std::fs::File::open("/dev/null").unwrap());
         Some(Variant { file, len })
     }
 
@@ -381,6 +388,12 @@ mod tests {
         assert!(matches!(cache.entries.get(&key(1)), Some(Entry::Ready { .. })));
         assert!(!cache.entries.contains_key(&key(2)));
         assert!(matches!(cache.entries.get(&key(3)), Some(Entry::Ready { .. })));
+        // At most MAX_VARIANTS, however small.
+        let mut many = Cache { limit: u64::MAX, ..Cache::default() };
+        for inode in 0..MAX_VARIANTS as u64 + 10 {
+            many.insert(key(100 + inode), variant(1));
+        }
+        assert_eq!(many.used, MAX_VARIANTS as u64);
         // Larger than the whole cache: remembered as not worth it.
         cache.insert(key(4), variant(300));
         assert!(matches!(cache.entries.get(&key(4)), Some(Entry::NotWorth)));

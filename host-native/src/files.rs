@@ -256,7 +256,9 @@ pub struct SharedFile(Rc<OpenFile>);
 
 #[derive(Debug)]
 struct OpenFile {
-    file: std::fs::File,
+    /// Shared with the compressor's cache for a variant compressed on the
+    /// fly (no descriptor per response).
+    file: Arc<std::fs::File>,
     len: u64,
     modified: Option<SystemTime>,
     contents: std::cell::OnceCell<Box<[u8]>>,
@@ -530,7 +532,7 @@ impl OpenFiles {
         let what = Identity::of(&meta);
         let file = (what.kind == libc::S_IFREG).then(|| {
             SharedFile(Rc::new(OpenFile {
-                file,
+                file: Arc::new(file),
                 len: what.len,
                 modified: what.modified(),
                 contents: Default::default(),
@@ -569,14 +571,12 @@ impl OpenFiles {
     /// for the file as it is now. `None`: not a variant's name, or not
     /// ready (then queued).
     fn variant(&self, path: &SafePath) -> Option<io::Result<Opened>> {
+        // Never an error of its own: not ready is a miss.
         let compress = self.root.compress.as_ref()?;
         let (base, coding) = compress.sibling_of(path)?;
         let Ok(Opened::File { len, modified, id, .. }) = self.open(&base) else { return None };
         let variant = compress.variant(&base, Key { id, len, modified, coding })?;
-        let file = match variant.file.try_clone() {
-            Ok(file) => file,
-            Err(error) => return Some(Err(error)),
-        };
+        let file = Arc::clone(&variant.file);
         let len = variant.len;
         let file =
             SharedFile(Rc::new(OpenFile { file, len, modified, contents: Default::default() }));

@@ -8,7 +8,9 @@
 //! A snapshot answers for its directory for [`FRESH`] and only while the
 //! directory's own metadata is unchanged (an entry added, removed or
 //! renamed changes its modification time); sizes and times of the
-//! entries it lists may be that much behind.
+//! entries it lists may be that much behind. Then it is dropped: memory
+//! holds only the snapshots of the last second (at most 16), a few
+//! hundred bytes an entry.
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -85,6 +87,10 @@ impl Snapshot {
 }
 
 impl Listings {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Snapshots of directories below `root` (its own handle), with the
     /// thread that takes them.
     pub fn start(root: RootDir) -> io::Result<Arc<Self>> {
@@ -131,12 +137,25 @@ impl Listings {
 
 /// The snapshot thread: one directory at a time, until the listings are
 /// dropped.
-fn run(root: &RootDir, queue: &Receiver<SafePath>, listings: &std::sync::Weak<Listings>) {
-    while let Ok(dir) = queue.recv() {
+fn run(root: &RootDir, queue: &Receiver<SafePath>, owner: &std::sync::Weak<Listings>) {
+    loop {
+        let job = queue.recv_timeout(FRESH);
+        let dir = match job {
+            Ok(dir) => dir,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                // A snapshot answers nothing once it is older than FRESH:
+                // its memory (a few hundred bytes an entry) goes.
+                let Some(listings) = owner.upgrade() else { return };
+                listings.state().snapshots.retain(|_, snapshot| snapshot.made.elapsed() < FRESH);
+                continue;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        };
         let snapshot = take(root, &dir).ok();
-        let Some(listings) = listings.upgrade() else { return };
-        let mut state = listings.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(listings) = owner.upgrade() else { return };
+        let mut state = listings.state();
         state.pending.remove(dir.as_str());
+        state.snapshots.retain(|_, snapshot| snapshot.made.elapsed() < FRESH);
         let Some(snapshot) = snapshot else { continue };
         if state.snapshots.len() >= KEPT {
             let oldest = state.snapshots.iter().min_by_key(|(_, s)| s.made).map(|(k, _)| k.clone());

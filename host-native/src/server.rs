@@ -203,7 +203,9 @@ fn fit_to_fd_limit(config: &mut Config) -> Option<String> {
     }
     let files = limit.current?;
     let cached = (config.workers * crate::files::OPEN_FILES) as u64;
-    let reserve = FD_RESERVE.saturating_add(cached);
+    // The compressor's variants each hold a descriptor too.
+    let variants = crate::compress::MAX_VARIANTS as u64;
+    let reserve = FD_RESERVE.saturating_add(cached).saturating_add(variants);
     let room = usize::try_from(files.saturating_sub(reserve)).unwrap_or(usize::MAX).max(1);
     if config.max_connections <= room {
         return None;

@@ -100,6 +100,17 @@ fn a_file_is_compressed_once_and_served_as_a_sibling(host: Host) {
         let fields =
             format!("Accept-Encoding: {coding}\r\nRange: bytes=0-1\r\nIf-Range: {etag}\r\n");
         assert_eq!(get(&server, "/app.js", &fields).status, 206, "{coding}");
+        let fields = format!("Accept-Encoding: {coding}\r\nIf-Match: {etag}\r\n");
+        assert_eq!(get(&server, "/app.js", &fields).body, variant.body, "{coding}");
+        let fields = format!("Accept-Encoding: {coding}\r\nIf-Match: \"other\"\r\n");
+        assert_eq!(get(&server, "/app.js", &fields).status, 412, "{coding}");
+        // HEAD: the variant's head, no body.
+        let request =
+            format!("HEAD /app.js HTTP/1.1\r\nHost: t\r\nAccept-Encoding: {coding}\r\n\r\n");
+        let head = exchange(&server, request.as_bytes()).expect("an answer");
+        assert_eq!(head.header("etag"), Some(etag.as_str()));
+        assert_eq!(head.header("content-length"), Some(total.to_string().as_str()));
+        assert!(head.body.is_empty());
     }
     // A browser's list gets brotli, the smallest.
     let browser = get(&server, "/app.js", "Accept-Encoding: gzip, deflate, br, zstd\r\n");

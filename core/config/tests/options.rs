@@ -133,3 +133,56 @@ fn a_reload_names_the_settings_that_take_a_restart() {
     let moved = started.clone().with_root("/elsewhere");
     assert_eq!(started.restart_only_changes(&moved), ["root"]);
 }
+
+#[test]
+fn compression_on_the_fly_is_configured_from_every_layer() {
+    let defaults = Options::default();
+    assert_eq!(defaults.compress_cache, portico_config::DEFAULT_COMPRESS_CACHE);
+    assert!(defaults.compress_types.iter().any(|t| t == "text/*"));
+    let options = env(&[
+        ("PORTICO_COMPRESS_CACHE", "16M"),
+        ("PORTICO_COMPRESS_TYPES", "text/css, application/json"),
+    ])
+    .unwrap();
+    assert_eq!(options.compress_cache, 16 << 20);
+    assert_eq!(options.compress_types, ["text/css", "application/json"]);
+    assert_eq!(env(&[("PORTICO_COMPRESS_CACHE", "0")]).unwrap().compress_cache, 0);
+    for (value, bytes) in [("512", 512), ("2k", 2048), ("3 MiB", 3 << 20), ("1G", 1 << 30)] {
+        assert_eq!(portico_config::parse::size(value), Ok(bytes), "{value}");
+    }
+    for bad in ["", "lots", "-1", "1T", "99999999999999999999G"] {
+        assert!(portico_config::parse::size(bad).is_err(), "{bad}");
+    }
+    for bad in ["*/*", "text", "text/", "te xt/html", "/json"] {
+        assert!(portico_config::parse::media_range(bad).is_err(), "{bad}");
+    }
+    let error = env(&[("PORTICO_COMPRESS_TYPES", "nope")]).unwrap_err();
+    assert!(
+        error.contains("PORTICO_COMPRESS_TYPES") && error.contains("not a media type"),
+        "{error}"
+    );
+
+    let mut from_file = Options::default();
+    from_file
+        .apply_file(
+            "compress-cache = 1048576\ncompress-types = [\"image/svg+xml\"]\n",
+            Path::new("site.toml"),
+            |_| false,
+        )
+        .unwrap();
+    assert_eq!(from_file.compress_cache, 1 << 20);
+    assert_eq!(from_file.compress_types, ["image/svg+xml"]);
+    let mut bad = Options::default();
+    let error = bad
+        .apply_file("\n\ncompress-cache = \"huge\"\n", Path::new("site.toml"), |_| false)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "site.toml:3: compress-cache: 'huge' is not a size (bytes, or with K, M or G)"
+    );
+    // Both take a restart.
+    let mut changed = Options::default();
+    changed.compress_cache = 0;
+    assert_eq!(Options::default().restart_only_changes(&changed), ["compress-cache"]);
+}
