@@ -181,7 +181,7 @@ impl RootDir {
             let fresh = now.and_then(|now| listings.fresh(dir, &now, wait == Wait::Again));
             if let Some(snapshot) = fresh {
                 for entry in &snapshot.entries {
-                    visit(EntryName::from_bytes(&entry.name), entry.stat);
+                    visit(EntryName::from_bytes(&entry.name), entry.stat());
                 }
                 return Ok(());
             }

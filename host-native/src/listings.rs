@@ -9,8 +9,9 @@
 //! directory's own metadata is unchanged (an entry added, removed or
 //! renamed changes its modification time); sizes and times of the
 //! entries it lists may be that much behind. Then it is dropped: memory
-//! holds only the snapshots of the last second (at most 16), a few
-//! hundred bytes an entry.
+//! holds only the snapshots of the last second (at most 16, and at most
+//! [`MAX_KEPT_ENTRIES`] entries in all but the newest), about 100 bytes an
+//! entry.
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -31,6 +32,10 @@ pub const FRESH: Duration = Duration::from_secs(1);
 
 /// Snapshots kept at most (then the oldest goes).
 const KEPT: usize = 16;
+
+/// Entries the snapshots hold in all at most, but for the newest one
+/// (which may be larger alone: it is what a request waits for).
+pub const MAX_KEPT_ENTRIES: usize = 1_000_000;
 
 /// Directories waiting to be read at most.
 const QUEUE: usize = 64;
@@ -59,17 +64,84 @@ pub struct Snapshot {
     pub entries: Vec<SnapEntry>,
 }
 
-/// One entry of a [`Snapshot`].
+/// One entry of a [`Snapshot`], kept small: a directory of 100,000
+/// entries makes 100,000 of them.
 #[derive(Debug)]
 pub struct SnapEntry {
     /// Its name, as the file system has it.
     pub name: Box<[u8]>,
     /// Its own metadata (a symbolic link not followed); `None` if it
     /// vanished while being read.
-    pub meta: Option<cap_std::fs::Metadata>,
-    /// What a listing shows of it: a symbolic link followed beneath the
-    /// root; `None` for what is not served.
-    pub stat: Option<EntryStat>,
+    pub meta: Option<Meta>,
+    /// For a symbolic link, what a listing shows of what it leads to,
+    /// followed beneath the root (`None`: not served).
+    pub followed: Option<Box<EntryStat>>,
+}
+
+/// What a snapshot keeps of an entry's own metadata.
+#[derive(Clone, Copy, Debug)]
+pub struct Meta {
+    /// Device and inode.
+    pub device: u64,
+    /// See `device`.
+    pub inode: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// Hard links.
+    pub nlink: u64,
+    /// Modification time.
+    pub modified: Option<std::time::SystemTime>,
+    /// What it is.
+    pub kind: Kind,
+}
+
+/// What an entry is, unfollowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Directory,
+    /// A symbolic link.
+    Symlink,
+    /// Anything else (a socket, a FIFO, a device).
+    Other,
+}
+
+impl Meta {
+    fn of(meta: &cap_std::fs::Metadata) -> Self {
+        use cap_std::fs::MetadataExt as _;
+        let kind = if meta.is_file() {
+            Kind::File
+        } else if meta.is_dir() {
+            Kind::Directory
+        } else if meta.is_symlink() {
+            Kind::Symlink
+        } else {
+            Kind::Other
+        };
+        Self {
+            device: meta.dev(),
+            inode: meta.ino(),
+            len: meta.len(),
+            nlink: meta.nlink(),
+            modified: meta.modified().ok().map(cap_std::time::SystemTime::into_std),
+            kind,
+        }
+    }
+}
+
+impl SnapEntry {
+    /// What a listing shows of it.
+    pub fn stat(&self) -> Option<EntryStat> {
+        let meta = self.meta?;
+        match meta.kind {
+            Kind::File => Some(EntryStat::file(meta.len, meta.modified)),
+            Kind::Directory => Some(EntryStat::directory(meta.modified)),
+            Kind::Symlink => self.followed.as_deref().copied(),
+            Kind::Other => None,
+        }
+    }
 }
 
 impl Snapshot {
@@ -157,11 +229,15 @@ fn run(root: &RootDir, queue: &Receiver<SafePath>, owner: &std::sync::Weak<Listi
         state.pending.remove(dir.as_str());
         state.snapshots.retain(|_, snapshot| snapshot.made.elapsed() < FRESH);
         let Some(snapshot) = snapshot else { continue };
-        if state.snapshots.len() >= KEPT {
+        let mut held: usize = state.snapshots.values().map(|s| s.entries.len()).sum();
+        while state.snapshots.len() >= KEPT
+            || (!state.snapshots.is_empty() && held + snapshot.entries.len() > MAX_KEPT_ENTRIES)
+        {
             let oldest = state.snapshots.iter().min_by_key(|(_, s)| s.made).map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                state.snapshots.remove(&oldest);
-            }
+            let Some(gone) = oldest.and_then(|oldest| state.snapshots.remove(&oldest)) else {
+                break;
+            };
+            held -= gone.entries.len();
         }
         state.snapshots.insert(dir.as_str().into(), Arc::new(snapshot));
     }
@@ -174,8 +250,14 @@ fn take(root: &RootDir, dir: &SafePath) -> io::Result<Snapshot> {
         let Ok(entry) = entry else { continue };
         let name = entry.file_name();
         let meta = entry.metadata().ok();
-        let stat = root.entry_stat(dir, name.as_encoded_bytes(), meta.as_ref());
-        entries.push(SnapEntry { name: name.as_encoded_bytes().into(), meta, stat });
+        let followed = match &meta {
+            Some(meta) if meta.is_symlink() => {
+                root.entry_stat(dir, name.as_encoded_bytes(), Some(meta)).map(Box::new)
+            }
+            _ => None,
+        };
+        let meta = meta.as_ref().map(Meta::of);
+        entries.push(SnapEntry { name: name.as_encoded_bytes().into(), meta, followed });
     }
     entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
     // The directory as it is after the read: a change while it was read

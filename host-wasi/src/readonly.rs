@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use portico::Identity as DirIdentity;
 use portico::compress::{Compressor, Key};
-use portico::listings::{INLINE, Listings, Snapshot};
+use portico::listings::{INLINE, Kind, Listings, Snapshot};
 use portico::{Checked, Identity, Reads};
 use portico_core::{FileId, SafePath};
 use wasi_common::dir::{OpenResult, ReaddirCursor, ReaddirEntity, WasiDir};
@@ -279,12 +279,21 @@ impl ReadOnlyDir {
             let mut held = self.snapshot.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some((snapshot, next)) = &mut *held
                 && let Some((at, entry)) = snapshot.entry(path.as_bytes(), *next)
-                && let Some(meta) = &entry.meta
+                && let Some(meta) = entry.meta
             {
                 // An entry of the listing under way, read off the loop;
                 // the guest asks about them in the order they were read.
                 *next = at + 1;
-                return Ok(filestat(meta));
+                return Ok(Filestat {
+                    device_id: meta.device,
+                    inode: meta.inode,
+                    filetype: filetype(meta.kind),
+                    nlink: meta.nlink,
+                    size: meta.len,
+                    atim: None,
+                    mtim: meta.modified,
+                    ctim: None,
+                });
             }
         }
         if !follow_symlinks && is_one_name(path) {
@@ -353,6 +362,17 @@ fn numbered(
             name,
         })
     }))
+}
+
+/// WASI's kind of a snapshot's entry (a socket, FIFO or device as
+/// unknown: the guest serves none of them).
+fn filetype(kind: Kind) -> FileType {
+    match kind {
+        Kind::File => FileType::RegularFile,
+        Kind::Directory => FileType::Directory,
+        Kind::Symlink => FileType::SymbolicLink,
+        Kind::Other => FileType::Unknown,
+    }
 }
 
 /// A single name within a directory: no `/`, not `.` or `..`.
@@ -440,12 +460,8 @@ impl WasiDir for ReadOnlyDir {
             let from = (u64::from(cursor) as usize).saturating_sub(dots.len());
             let entries = (from..snapshot.entries.len()).map(move |at| {
                 let entry = &snapshot.entries[at];
-                let (filetype, inode) = entry.meta.as_ref().map_or((FileType::Unknown, 0), |m| {
-                    (
-                        wasi_common::sync::file::filetype_from(&m.file_type()),
-                        cap_std::fs::MetadataExt::ino(m),
-                    )
-                });
+                let (filetype, inode) =
+                    entry.meta.map_or((FileType::Unknown, 0), |m| (filetype(m.kind), m.inode));
                 // Named as below: `/` for a name that is not UTF-8.
                 let name = std::str::from_utf8(&entry.name).unwrap_or("/").to_owned();
                 Ok((filetype, inode, name))
