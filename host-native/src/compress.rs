@@ -35,9 +35,6 @@ use portico_core::{FileId, SafePath};
 
 use crate::files::RootDir;
 
-/// The cache size when none is given: 64 MiB.
-pub const DEFAULT_CACHE: u64 = 64 << 20;
-
 /// Files smaller than this are not compressed (little to gain); larger
 /// than [`MAX_SOURCE`], neither (too long to hold the thread).
 const MIN_SOURCE: u64 = 256;
@@ -53,29 +50,6 @@ pub const MAX_VARIANTS: usize = 256;
 /// Jobs waiting at most; a miss with the queue full is not queued (the
 /// next request for the file queues it again).
 const QUEUE: usize = 256;
-
-/// The media types compressed by default: text and the text-like formats
-/// of the web (scripts, data, SVG, WebAssembly, fonts that are not
-/// compressed already). `type/*` covers a whole type.
-pub const DEFAULT_TYPES: &[&str] = &[
-    "text/*",
-    "application/javascript",
-    "application/json",
-    "application/ld+json",
-    "application/manifest+json",
-    "application/xml",
-    "application/xhtml+xml",
-    "application/rss+xml",
-    "application/atom+xml",
-    "application/wasm",
-    "application/x-javascript",
-    "image/svg+xml",
-    "image/x-icon",
-    "image/bmp",
-    "font/ttf",
-    "font/otf",
-    "application/vnd.ms-fontobject",
-];
 
 /// Which file, in which state, in which coding.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
